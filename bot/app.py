@@ -1,0 +1,122 @@
+"""Builds the telegram.ext.Application: handlers, start-up work, the outbox and the alarm clock."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot import chats, contacts, services
+from bot.clock import Clock, OffsetFileClock, SystemClock
+from bot.config import Policy, Settings
+from bot.context import AppContext
+from bot.delivery import Dispatcher
+from bot.roles import Role, UserStatus
+from bot.scheduler import Scheduler
+from handlers import add_handlers
+from handlers.common import BotContext
+from handlers.menus import set_default_commands
+from messages.render import Renderer
+from storage import access as access_q
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_context(
+    settings: Settings,
+    policy: Policy,
+    *,
+    clock: Clock | None = None,
+    db: Database | None = None,
+) -> AppContext:
+    """Create the shared services (nothing connects yet)."""
+    if clock is None:
+        offset_file = settings.incident_bot_clock_offset_file
+        clock = OffsetFileClock(offset_file) if offset_file else SystemClock()
+    database = db or Database(settings.database_url)
+    ctx = AppContext(
+        settings=settings,
+        policy=policy,
+        db=database,
+        renderer=Renderer(timezone=policy.timezone),
+        clock=clock,
+        scheduler=Scheduler(db=database, clock=clock),
+    )
+    services.register(ctx)
+    return ctx
+
+
+def build_application(ctx: AppContext) -> AnyApplication:
+    """The PTB application wired to the shared services."""
+    timeout = ctx.policy.delivery.request_timeout_seconds
+    app = (
+        Application.builder()
+        .token(ctx.settings.token)
+        .base_url(ctx.settings.telegram_api_base_url)
+        .base_file_url(ctx.settings.file_base_url)
+        .context_types(ContextTypes(context=BotContext))
+        .read_timeout(timeout)
+        .write_timeout(timeout)
+        .connect_timeout(timeout)
+        .media_write_timeout(max(timeout, 30))
+        .post_init(on_start)
+        .post_stop(on_stop)
+        .build()
+    )
+    app.bot_data["ctx"] = ctx
+    add_handlers(app)
+    return app
+
+
+async def on_start(app: AnyApplication) -> None:
+    """Start-up: bootstrap admins and contacts, start the outbox, re-arm the alarm clock."""
+    ctx: AppContext = app.bot_data["ctx"]
+    ctx.bot_username = app.bot.username
+    async with ctx.db.transaction() as session:
+        await contacts.seed_from_policy(session=session, ctx=ctx)
+        for admin_id in ctx.settings.admin_ids:
+            user = await access_q.get_user(session=session, user_id=admin_id)
+            if user is not None and Role.ADMIN not in user.role_names:
+                await access_q.set_roles(session=session, user=user,
+                                         roles=[*user.role_names, Role.ADMIN])
+            if user is not None:
+                user.status = UserStatus.ACTIVE
+    dispatcher = Dispatcher(
+        db=ctx.db,
+        bot=app.bot,
+        clock=ctx.clock,
+        policy=ctx.policy.delivery,
+        on_chat_problem=lambda chat_id, reason: _chat_problem(ctx, chat_id, reason),
+    )
+    ctx.dispatcher = dispatcher
+    await dispatcher.start()
+    assert app.job_queue is not None
+    app.job_queue.run_repeating(
+        ctx.scheduler.job, interval=ctx.policy.scheduler_tick_seconds, first=0.05,
+        name="scheduler", job_kwargs={"misfire_grace_time": None, "coalesce": True},
+    )
+    try:
+        await set_default_commands(app)
+    except TelegramError as exc:
+        log.warning("could not set the command menus: %s", exc)
+    log.info("incident-bot started as @%s", ctx.bot_username)
+
+
+async def _chat_problem(ctx: AppContext, chat_id: int, reason: str) -> None:
+    async with ctx.db.transaction() as session:
+        chat = await access_q.get_chat(session=session, chat_id=chat_id)
+        if chat is not None and chat.purpose:
+            await chats.tell_admins(session=session, ctx=ctx, template="chats/bot_removed",
+                                    chat=chat)
+
+
+async def on_stop(app: AnyApplication) -> None:
+    """Finish in-flight deliveries and write their outcomes."""
+    ctx: AppContext = app.bot_data["ctx"]
+    if ctx.dispatcher is not None:
+        await ctx.dispatcher.stop()

@@ -1,0 +1,130 @@
+"""The `incident-bot` command: run, migrate, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Policy, Settings, load_policy, load_settings
+
+log = logging.getLogger("incident_bot")
+
+NO_TOKEN = """\
+TELEGRAM_BOT_TOKEN is not set, so the bot cannot talk to Telegram.
+
+  1. Create a bot with @BotFather in Telegram and copy its token.
+  2. export TELEGRAM_BOT_TOKEN=123456:ABC...   (or put it in a .env file)
+  3. export ADMIN_IDS=<your Telegram user id>   so that you can approve others
+  4. run again.
+
+To try the bot without Telegram, run `incident-bot sandbox`.
+"""
+
+
+def _load() -> tuple[Settings, Policy]:
+    settings = load_settings()
+    policy = load_policy(settings.incident_bot_config)
+    return settings, policy
+
+
+def _configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+async def _migrate(url: str) -> None:
+    from storage.db import Database
+
+    db = Database(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+def cmd_check_config(_args: argparse.Namespace) -> int:
+    """Validate the environment and the policy file; name the bad key."""
+    try:
+        settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    source = settings.incident_bot_config
+    print(f"environment: ok (token {'set' if settings.telegram_bot_token else 'NOT set'})")
+    print(f"policy: ok ({source if source.exists() else 'built-in defaults'}; "
+          f"time zone {policy.timezone}; {len(policy.contacts)} contacts)")
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_migrate(settings.database_url))
+    print("database is up to date")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Migrate, then run the bot until interrupted."""
+    try:
+        settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    _configure_logging(args.verbose)
+    asyncio.run(_migrate(settings.database_url))
+    from telegram import Update
+
+    from bot.app import build_application, build_context
+
+    ctx = build_context(settings, policy)
+    app = build_application(ctx)
+    if settings.webhook_url:
+        secret = hashlib.sha256(settings.token.encode()).hexdigest()[:32]
+        path = hashlib.sha256(("path" + settings.token).encode()).hexdigest()[:24]
+        url = settings.webhook_url.rstrip("/") + "/" + path
+        log.info("taking updates by webhook on %s:%s", settings.webhook_listen,
+                 settings.webhook_port)
+        app.run_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
+            webhook_url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        log.info("taking updates by long polling")
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="incident-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="migrate the database and start the bot")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate)
+    sub.add_parser("check-config", help="validate the environment and the policy file") \
+        .set_defaults(func=cmd_check_config)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Guided conversations kept as rows, so a restart resumes each user at their step."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import delivery
+from bot.context import AppContext
+from storage import access as access_q
+from storage import runtime as q
+from storage.models import Conversation
+
+log = logging.getLogger(__name__)
+
+# A feature can add its own words to the reminder and say what expiry means for it.
+ExpiryHook = Callable[[AsyncSession, AppContext, Conversation], Awaitable[None]]
+EXPIRY_HOOKS: dict[str, ExpiryHook] = {}
+
+
+async def current(*, session: AsyncSession, user_id: int) -> Conversation | None:
+    """The user's active conversation, if any."""
+    return await q.get_conversation(session=session, user_id=user_id)
+
+
+async def save(
+    *,
+    session: AsyncSession,
+    ctx: AppContext,
+    user_id: int,
+    kind: str,
+    step: str,
+    data: dict[str, Any],
+) -> Conversation:
+    """Start or advance a conversation; the data is written before anyone is answered."""
+    return await q.save_conversation(
+        session=session, user_id=user_id, kind=kind, step=step, data=data, now=ctx.now()
+    )
+
+
+async def end(*, session: AsyncSession, user_id: int) -> bool:
+    """Finish or cancel a user's conversation."""
+    return await q.delete_conversation(session=session, user_id=user_id)
+
+
+async def sweep(ctx: AppContext) -> None:
+    """Remind users of conversations left untouched, then expire them after a second wait."""
+    now = ctx.now()
+    policy = ctx.policy.drafts
+    async with ctx.db.transaction() as session:
+        remind, expire = await q.stale_conversations(
+            session=session,
+            remind_before=now - timedelta(minutes=policy.remind_after_minutes),
+            expire_before=now - timedelta(minutes=policy.expire_after_minutes),
+        )
+        for convo in expire:
+            user = await access_q.get_user(session=session, user_id=convo.user_id)
+            hook = EXPIRY_HOOKS.get(convo.kind)
+            if hook is not None:
+                await hook(session, ctx, convo)
+            await q.delete_conversation(session=session, user_id=convo.user_id)
+            if user is not None:
+                await delivery.enqueue_message(
+                    session=session, chat_id=user.id, now=now,
+                    text=ctx.renderer.render(user.language, "conversations/expired",
+                                             kind=convo.kind, step=convo.step),
+                )
+        expired = {c.user_id for c in expire}
+        for convo in remind:
+            if convo.user_id in expired:
+                continue
+            convo.reminded_at = now
+            user = await access_q.get_user(session=session, user_id=convo.user_id)
+            if user is None:
+                continue
+            await delivery.enqueue_message(
+                session=session, chat_id=user.id, now=now,
+                text=ctx.renderer.render(
+                    user.language, "conversations/reminder", kind=convo.kind, step=convo.step,
+                    minutes=int(policy.expire_after_minutes),
+                ),
+            )

@@ -1,0 +1,714 @@
+"""The outbox: notifications written with the change that caused them, and their dispatcher.
+
+Services call `enqueue_*` inside their transaction; the `Dispatcher` delivers rows at
+Telegram's limits, retries what can be retried, and records what happened to each row.
+This is the only module that sends notifications to Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, Message
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.clock import Clock
+from bot.config import DeliveryPolicy
+from bot.keyboards import Keyboard, keyboard_to_dict
+from bot.ratelimit import GlobalPacer, PerChatLimits
+from storage import access as access_q
+from storage import runtime as q
+from storage.db import Database
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Priorities: people waiting on a card come before a broadcast to everyone.
+URGENT = 20
+NORMAL = 10
+BULK = 0
+
+SEND_MESSAGE = "send_message"
+EDIT_TEXT = "edit_message_text"
+EDIT_MARKUP = "edit_message_reply_markup"
+SEND_DOCUMENT = "send_document"
+SEND_PHOTO = "send_photo"
+SEND_MEDIA_GROUP = "send_media_group"
+
+# Final statuses of a row besides "sent".
+BLOCKED = "blocked"
+UNREACHABLE = "unreachable"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+SESSION_FLAG = "outbox_added"
+
+
+def _mark(session: AsyncSession) -> None:
+    session.info[SESSION_FLAG] = True
+
+
+async def enqueue_message(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    text: str,
+    now: datetime,
+    keyboard: Keyboard | None = None,
+    ref: str | None = None,
+    priority: int = NORMAL,
+    batch_id: int | None = None,
+) -> OutboxMessage:
+    """Queue a text message (Telegram HTML)."""
+    _mark(session)
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=chat_id,
+        method=SEND_MESSAGE,
+        payload={"text": text, "reply_markup": keyboard_to_dict(keyboard)},
+        ref=ref,
+        priority=priority,
+        batch_id=batch_id,
+    )
+
+
+def message_row(
+    *,
+    chat_id: int,
+    text: str,
+    now: datetime,
+    keyboard: Keyboard | None = None,
+    ref: str | None = None,
+    priority: int = BULK,
+    batch_id: int | None = None,
+) -> dict[str, Any]:
+    """One row for `enqueue_many`, as plain values."""
+    return {
+        "created_at": now,
+        "not_before": now,
+        "chat_id": chat_id,
+        "method": SEND_MESSAGE,
+        "payload": {"text": text, "reply_markup": keyboard_to_dict(keyboard)},
+        "ref": ref,
+        "priority": priority,
+        "batch_id": batch_id,
+        "status": q.PENDING,
+        "attempts": 0,
+        "possible_duplicate": False,
+    }
+
+
+async def enqueue_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue many messages in one statement (a broadcast), built with `message_row`."""
+    _mark(session)
+    await q.add_outbox_many(session=session, rows=rows)
+
+
+async def enqueue_document(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    filename: str,
+    content: bytes,
+    now: datetime,
+    caption: str | None = None,
+    ref: str | None = None,
+    priority: int = NORMAL,
+) -> OutboxMessage:
+    """Queue a document upload with an optional HTML caption."""
+    _mark(session)
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=chat_id,
+        method=SEND_DOCUMENT,
+        payload={
+            "filename": filename,
+            "content_b64": base64.b64encode(content).decode("ascii"),
+            "caption": caption,
+        },
+        ref=ref,
+        priority=priority,
+    )
+
+
+async def enqueue_photo(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    now: datetime,
+    file_id: str | None = None,
+    content: bytes | None = None,
+    caption: str | None = None,
+    ref: str | None = None,
+    priority: int = NORMAL,
+) -> OutboxMessage:
+    """Queue a photo, by an existing file id or by upload."""
+    _mark(session)
+    payload: dict[str, Any] = {"caption": caption}
+    if file_id is not None:
+        payload["file_id"] = file_id
+    elif content is not None:
+        payload["content_b64"] = base64.b64encode(content).decode("ascii")
+    else:
+        raise ValueError("a photo needs a file_id or content")
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=chat_id,
+        method=SEND_PHOTO,
+        payload=payload,
+        ref=ref,
+        priority=priority,
+    )
+
+
+async def enqueue_media_group(
+    *,
+    session: AsyncSession,
+    chat_id: int,
+    items: list[dict[str, str]],
+    now: datetime,
+    ref: str | None = None,
+    priority: int = NORMAL,
+) -> OutboxMessage:
+    """Queue an album of up to 10 photos or documents given by file id."""
+    _mark(session)
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=chat_id,
+        method=SEND_MEDIA_GROUP,
+        payload={"items": items[:10]},
+        ref=ref,
+        priority=priority,
+    )
+
+
+async def enqueue_edit(
+    *,
+    session: AsyncSession,
+    original: OutboxMessage,
+    text: str | None,
+    now: datetime,
+    keyboard: Keyboard | None = None,
+    priority: int = URGENT,
+) -> OutboxMessage:
+    """Queue an in-place edit of a message the outbox sent (or will send)."""
+    _mark(session)
+    method = EDIT_TEXT if text is not None else EDIT_MARKUP
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=original.chat_id,
+        method=method,
+        payload={"text": text, "reply_markup": keyboard_to_dict(keyboard)},
+        ref=original.ref,
+        edit_of=original.id,
+        priority=priority,
+    )
+
+
+async def edit_copies(
+    *,
+    session: AsyncSession,
+    ref: str,
+    now: datetime,
+    build: Callable[[OutboxMessage], tuple[str, Keyboard | None]],
+) -> int:
+    """Edit every copy of a referenced message in place; `build` gives each copy's content."""
+    count = 0
+    for copy in await q.sent_copies(session=session, ref=ref):
+        if copy.method != SEND_MESSAGE or copy.status in (BLOCKED, UNREACHABLE, FAILED):
+            continue
+        text, keyboard = build(copy)
+        await enqueue_edit(session=session, original=copy, text=text, keyboard=keyboard, now=now)
+        count += 1
+    return count
+
+
+async def copies(*, session: AsyncSession, ref: str) -> list[OutboxMessage]:
+    """Every original (non-edit) row carrying a reference."""
+    return list(await q.sent_copies(session=session, ref=ref))
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+@dataclass
+class _Outcome:
+    row_id: int
+    status: str
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    count_attempt: bool = True
+    possible_duplicate: bool = False
+    chat_id: int | None = None
+
+
+@dataclass
+class DeliveryStats:
+    """Counters since start, for logs and benchmarks."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    blocked: int = 0
+    rate_limited: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+class Dispatcher:
+    """Delivers outbox rows at Telegram's limits and records each outcome."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: Bot,
+        clock: Clock,
+        policy: DeliveryPolicy,
+        on_chat_problem: Callable[[int, str], Any] | None = None,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.clock = clock
+        self.policy = policy
+        self.pacer = GlobalPacer(rate=policy.global_rate)
+        self.chat_limits = PerChatLimits(
+            private_per_second=policy.private_chat_per_second,
+            group_per_minute=policy.group_per_minute,
+        )
+        self.stats = DeliveryStats()
+        self.on_chat_problem = on_chat_problem
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._queues: dict[int, deque[OutboxMessage]] = {}
+        self._chat_tasks: dict[int, asyncio.Task[None]] = {}
+        self._local = 0
+        self._slots = asyncio.Semaphore(policy.workers)
+        self._outcomes: list[_Outcome] = []
+        self._flushed = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._sent_ids: dict[int, int] = {}
+        self.released_on_start = 0
+        db.add_commit_listener(self._on_commit)
+
+    def _on_commit(self, info: dict[str, Any]) -> None:
+        if info.get(SESSION_FLAG):
+            self.wake()
+
+    @property
+    def capacity(self) -> int:
+        """How many rows to hold in memory at once: about half a second of sending."""
+        return max(self.policy.workers * 2, int(self.pacer.rate / 2), 16)
+
+    def wake(self) -> None:
+        """Look for due rows now."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Recover rows a crash left in flight, then start delivering."""
+        async with self.db.transaction() as session:
+            self.released_on_start = await q.release_in_flight(session=session)
+        if self.released_on_start:
+            log.warning(
+                "%d outbox rows were in flight at the last stop; resending (may duplicate)",
+                self.released_on_start,
+            )
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+        self._flusher = asyncio.create_task(self._flush_loop(), name="outbox-flusher")
+
+    async def stop(self) -> None:
+        """Stop taking rows, finish what is being sent, write every outcome."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        tasks = list(self._chat_tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flusher is not None:
+            self._flush_now.set()
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self._flush()
+
+    async def drain(self, within: float = 10.0) -> None:
+        """Wait until nothing due is left to send (tests and shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            async with self.db.transaction() as session:
+                due = await q.next_outbox_due(session=session)
+            busy = self._local or self._outcomes
+            if not busy and (due is None or due > self.clock.now()):
+                return
+            self.wake()
+            await asyncio.sleep(0.02)
+        raise TimeoutError("outbox did not drain")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self._claim()
+            except Exception:
+                log.exception("claiming outbox rows failed")
+                claimed = 0
+            if claimed and self._local < self.capacity // 2:
+                continue
+            timeout = await self._idle_timeout()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _idle_timeout(self) -> float:
+        try:
+            async with self.db.transaction() as session:
+                due = await q.next_outbox_due(session=session)
+        except Exception:
+            log.exception("reading the next outbox deadline failed")
+            return 1.0
+        if due is None:
+            return 5.0
+        wait = (due - self.clock.now()).total_seconds()
+        return min(max(wait, 0.01), 1.0)
+
+    async def _claim(self) -> int:
+        room = self.capacity - self._local
+        if room <= 0:
+            return 0
+        async with self.db.transaction() as session:
+            rows = await q.claim_due_outbox(session=session, now=self.clock.now(), limit=room)
+        for row in rows:
+            self._local += 1
+            self._queues.setdefault(row.chat_id, deque()).append(row)
+            if row.chat_id not in self._chat_tasks:
+                self._chat_tasks[row.chat_id] = asyncio.create_task(self._drain_chat(row.chat_id))
+        return len(rows)
+
+    async def _drain_chat(self, chat_id: int) -> None:
+        queue = self._queues[chat_id]
+        try:
+            while queue:
+                row = queue[0]
+                try:
+                    await self._deliver(row)
+                except Exception as exc:  # a bug must not stop the queue
+                    log.exception("delivering outbox row %s failed", row.id)
+                    self._record(_Outcome(row.id, FAILED, error=repr(exc)))
+                queue.popleft()
+                self._local -= 1
+        finally:
+            self._chat_tasks.pop(chat_id, None)
+            if not queue:
+                self._queues.pop(chat_id, None)
+            if self._local < self.capacity // 2:
+                self.wake()
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        if row.edit_of is not None:
+            target = await self._edit_target(row)
+            if target is None:
+                return
+        else:
+            target = None
+        await self.chat_limits.wait(row.chat_id)
+        await self.pacer.acquire()
+        async with self._slots:
+            outcome = await self._send(row, target)
+        self._record(outcome)
+
+    async def _edit_target(self, row: OutboxMessage) -> int | None:
+        assert row.edit_of is not None
+        message_id = self._sent_ids.get(row.edit_of)
+        async with self.db.transaction() as session:
+            if await q.newer_pending_edit(session=session, edit_of=row.edit_of, after_id=row.id):
+                self._record(_Outcome(row.id, SKIPPED, error="superseded by a later edit"))
+                return None
+            if message_id is None:
+                original = await q.get_outbox(session=session, outbox_id=row.edit_of)
+                if original is None or original.status in (BLOCKED, UNREACHABLE, FAILED, SKIPPED):
+                    self._record(_Outcome(row.id, SKIPPED, error="original was not delivered"))
+                    return None
+                message_id = original.message_id
+                if original.chat_id != row.chat_id:
+                    row.chat_id = original.chat_id
+        if message_id is None:
+            # The original is still queued; try again once it has gone out.
+            retry = self.clock.now() + timedelta(seconds=0.5)
+            self._record(
+                _Outcome(row.id, q.PENDING, retry_at=retry, error="waiting for the original",
+                         count_attempt=False)
+            )
+            return None
+        return message_id
+
+    async def _send(self, row: OutboxMessage, target: int | None) -> _Outcome:
+        now = self.clock.now()
+        try:
+            message = await self._call(row, target)
+        except RetryAfter as exc:
+            wait = _seconds(exc.retry_after)
+            self.pacer.pause(wait)
+            self.stats.rate_limited += 1
+            return _Outcome(
+                row.id, q.PENDING, retry_at=now + timedelta(seconds=wait),
+                error=str(exc), count_attempt=False,
+            )
+        except ChatMigrated as exc:
+            await self._migrate(row.chat_id, exc.new_chat_id)
+            return _Outcome(
+                row.id, q.PENDING, retry_at=now, error=str(exc), count_attempt=False,
+                chat_id=exc.new_chat_id,
+            )
+        except Forbidden as exc:
+            return await self._forbidden(row, exc)
+        except BadRequest as exc:
+            return await self._bad_request(row, exc)
+        except TimedOut as exc:
+            # The request may have reached Telegram: a retry can duplicate it.
+            return self._retry(row, exc, possible_duplicate=True)
+        except NetworkError as exc:
+            return self._retry(row, exc)
+        except TelegramError as exc:
+            return self._retry(row, exc)
+        message_id = message.message_id if isinstance(message, Message) else target
+        if row.edit_of is None and row.ref and message_id is not None:
+            self._sent_ids[row.id] = message_id
+            if len(self._sent_ids) > 10_000:
+                self._sent_ids.pop(next(iter(self._sent_ids)))
+        return _Outcome(row.id, q.SENT, message_id=message_id)
+
+    def _retry(
+        self, row: OutboxMessage, exc: Exception, possible_duplicate: bool = False
+    ) -> _Outcome:
+        attempts = row.attempts + 1
+        if attempts >= self.policy.max_attempts:
+            return _Outcome(row.id, FAILED, error=f"gave up after {attempts} attempts: {exc}")
+        delay = min(2 ** (attempts - 1), 60)
+        self.stats.retried += 1
+        return _Outcome(
+            row.id, q.PENDING, retry_at=self.clock.now() + timedelta(seconds=delay),
+            error=str(exc), possible_duplicate=possible_duplicate,
+        )
+
+    async def _forbidden(self, row: OutboxMessage, exc: Forbidden) -> _Outcome:
+        text = str(exc).lower()
+        if row.chat_id > 0:
+            if "blocked" in text or "deactivated" in text:
+                async with self.db.transaction() as session:
+                    await access_q.set_blocked(session=session, user_id=row.chat_id, blocked=True)
+                return _Outcome(row.id, BLOCKED, error=str(exc))
+            return _Outcome(row.id, UNREACHABLE, error=str(exc))
+        await self._chat_gone(row.chat_id, str(exc))
+        return _Outcome(row.id, UNREACHABLE, error=str(exc))
+
+    async def _bad_request(self, row: OutboxMessage, exc: BadRequest) -> _Outcome:
+        text = str(exc).lower()
+        if "not modified" in text:
+            return _Outcome(row.id, q.SENT, message_id=None, error=None)
+        if "chat not found" in text:
+            if row.chat_id < 0:
+                await self._chat_gone(row.chat_id, str(exc))
+            return _Outcome(row.id, UNREACHABLE, error=str(exc))
+        if "message to edit not found" in text or "message can't be edited" in text:
+            return _Outcome(row.id, SKIPPED, error=str(exc))
+        log.error("Telegram refused outbox row %s (%s): %s", row.id, row.method, exc)
+        return _Outcome(row.id, FAILED, error=str(exc))
+
+    async def _chat_gone(self, chat_id: int, reason: str) -> None:
+        async with self.db.transaction() as session:
+            chat = await access_q.get_chat(session=session, chat_id=chat_id)
+            if chat is not None:
+                chat.bot_removed = True
+        if self.on_chat_problem is not None:
+            result = self.on_chat_problem(chat_id, reason)
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def _migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        from bot import chats  # avoid a cycle: chats queues notifications through here
+
+        async with self.db.transaction() as session:
+            await chats.follow_migration(
+                session=session, old_chat_id=old_chat_id, new_chat_id=new_chat_id,
+                now=self.clock.now(),
+            )
+        queue = self._queues.get(old_chat_id)
+        if queue:
+            for row in queue:
+                row.chat_id = new_chat_id
+
+    async def _call(self, row: OutboxMessage, target: int | None) -> Message | bool | Any:
+        payload = row.payload or {}
+        markup_data = payload.get("reply_markup")
+        markup = InlineKeyboardMarkup.de_json(markup_data, self.bot) if markup_data else None
+        timeout = self.policy.request_timeout_seconds
+        common: dict[str, Any] = {
+            "read_timeout": timeout, "write_timeout": timeout, "connect_timeout": timeout,
+        }
+        if row.method == SEND_MESSAGE:
+            return await self.bot.send_message(
+                chat_id=row.chat_id,
+                text=payload["text"],
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **common,
+            )
+        if row.method == EDIT_TEXT:
+            return await self.bot.edit_message_text(
+                chat_id=row.chat_id,
+                message_id=target,
+                text=payload["text"],
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **common,
+            )
+        if row.method == EDIT_MARKUP:
+            return await self.bot.edit_message_reply_markup(
+                chat_id=row.chat_id, message_id=target, reply_markup=markup, **common
+            )
+        if row.method == SEND_DOCUMENT:
+            content = base64.b64decode(payload["content_b64"])
+            return await self.bot.send_document(
+                chat_id=row.chat_id,
+                document=InputFile(content, filename=payload["filename"]),
+                caption=payload.get("caption"),
+                parse_mode=ParseMode.HTML,
+                **common,
+            )
+        if row.method == SEND_PHOTO:
+            photo: str | InputFile
+            if payload.get("file_id"):
+                photo = payload["file_id"]
+            else:
+                photo = InputFile(base64.b64decode(payload["content_b64"]), filename="image.png")
+            return await self.bot.send_photo(
+                chat_id=row.chat_id,
+                photo=photo,
+                caption=payload.get("caption"),
+                parse_mode=ParseMode.HTML,
+                **common,
+            )
+        if row.method == SEND_MEDIA_GROUP:
+            from telegram import InputMediaDocument, InputMediaPhoto
+
+            media: list[InputMediaPhoto | InputMediaDocument] = [
+                InputMediaPhoto(item["file_id"]) if item.get("type") == "photo"
+                else InputMediaDocument(item["file_id"])
+                for item in payload.get("items", [])
+            ]
+            messages = await self.bot.send_media_group(
+                chat_id=row.chat_id, media=media, **common
+            )
+            return messages[0] if messages else True
+        raise ValueError(f"unknown outbox method {row.method!r}")
+
+    def _record(self, outcome: _Outcome) -> None:
+        key = outcome.status
+        self.stats.by_status[key] = self.stats.by_status.get(key, 0) + 1
+        if outcome.status == q.SENT:
+            self.stats.sent += 1
+        elif outcome.status == BLOCKED:
+            self.stats.blocked += 1
+        elif outcome.status in (FAILED, UNREACHABLE):
+            self.stats.failed += 1
+        self._outcomes.append(outcome)
+        if len(self._outcomes) >= 200 or outcome.status != q.SENT:
+            self._flush_now.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), 0.05)
+            self._flush_now.clear()
+            if self._outcomes:
+                try:
+                    await self._flush()
+                except Exception:
+                    log.exception("writing outbox outcomes failed; will retry")
+                    await asyncio.sleep(0.5)
+
+    async def _flush(self) -> None:
+        """Write the outcomes gathered so far in one transaction."""
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            async with self.db.transaction() as session:
+                for outcome in batch:
+                    await self._write(session, outcome)
+        except Exception:
+            self._outcomes[:0] = batch
+            raise
+        if any(o.status == q.PENDING for o in batch):
+            self.wake()
+
+    async def _write(self, session: AsyncSession, outcome: _Outcome) -> None:
+        now = self.clock.now()
+        if outcome.status == q.PENDING:
+            await q.retry_outbox(
+                session=session,
+                outbox_id=outcome.row_id,
+                not_before=outcome.retry_at or now,
+                error=outcome.error or "",
+                count_attempt=outcome.count_attempt,
+                possible_duplicate=outcome.possible_duplicate,
+                chat_id=outcome.chat_id,
+            )
+        else:
+            await q.finish_outbox(
+                session=session,
+                outbox_id=outcome.row_id,
+                status=outcome.status,
+                now=now,
+                message_id=outcome.message_id,
+                error=outcome.error,
+            )
+
+
+def chunk_rows(
+    rows: Iterable[dict[str, Any]], size: int = 1000
+) -> Iterable[list[dict[str, Any]]]:
+    """Split a long list of rows into insert-sized batches."""
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

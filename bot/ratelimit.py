@@ -1,0 +1,78 @@
+"""Pacing for Telegram's limits: never more than the limit in any one-second window."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+
+class GlobalPacer:
+    """Spaces sends evenly at `rate` per second and caps every sliding one-second window.
+
+    Even spacing alone allows `rate + 1` sends in a closed one-second window, and network
+    jitter bunches requests on arrival; the window check, with a small margin, keeps the
+    count Telegram sees at or under the limit.
+    """
+
+    def __init__(self, *, rate: float, margin: float = 0.015) -> None:
+        self.rate = rate
+        self.margin = margin
+        self.window = max(int(rate), 1)
+        self._interval = 1.0 / rate
+        self._log: deque[float] = deque(maxlen=self.window)
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for a while (after Telegram answered 429)."""
+        loop = asyncio.get_running_loop()
+        self._paused_until = max(self._paused_until, loop.time() + seconds)
+
+    async def acquire(self) -> None:
+        """Wait for this send's turn."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            now = loop.time()
+            slot = max(now, self._next, self._paused_until)
+            if len(self._log) == self.window:
+                slot = max(slot, self._log[0] + 1.0 + self.margin)
+            self._log.append(slot)
+            self._next = slot + self._interval
+        delay = slot - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class PerChatLimits:
+    """At most one message a second to a private chat, and 20 a minute to a group."""
+
+    def __init__(self, *, private_per_second: float, group_per_minute: float) -> None:
+        self.private_interval = 1.0 / private_per_second
+        self.group_window = max(int(group_per_minute), 1)
+        self._private_next: dict[int, float] = {}
+        self._group_log: dict[int, deque[float]] = {}
+
+    async def wait(self, chat_id: int) -> None:
+        """Wait until a message to this chat is within its limit, and reserve the slot."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if chat_id > 0:
+            slot = max(now, self._private_next.get(chat_id, 0.0))
+            self._private_next[chat_id] = slot + self.private_interval
+            if len(self._private_next) > 50_000:
+                self._forget(self._private_next, now)
+        else:
+            log = self._group_log.setdefault(chat_id, deque(maxlen=self.group_window))
+            slot = now
+            if len(log) == self.group_window:
+                slot = max(slot, log[0] + 60.0)
+            log.append(slot)
+        delay = slot - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _forget(table: dict[int, float], now: float) -> None:
+        for key in [k for k, v in table.items() if v < now]:
+            del table[key]

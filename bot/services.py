@@ -1,0 +1,11 @@
+"""Hooks each feature's timers and periodic checks into the scheduler."""
+
+from __future__ import annotations
+
+from bot import conversations
+from bot.context import AppContext
+
+
+def register(ctx: AppContext) -> None:
+    """Register every feature's timer handlers and sweeps."""
+    ctx.scheduler.add_sweeper("conversations", lambda: conversations.sweep(ctx))

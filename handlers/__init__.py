@@ -1,0 +1,24 @@
+"""Thin Telegram adapters: each feature registers its handlers here, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.commands import CommandRegistry
+from handlers import access, chats, contacts, errors, fallback, flow
+from handlers.flow import FlowRouter
+
+FEATURES = [access, chats, contacts]
+
+
+def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register every handler; the conversation router and catch-alls go last."""
+    app.bot_data.setdefault("commands", CommandRegistry())
+    app.bot_data.setdefault("flows", FlowRouter())
+    for feature in FEATURES:
+        feature.add_handlers(app)
+    flow.add_handlers(app)
+    fallback.add_handlers(app)
+    app.add_error_handler(errors.on_error)

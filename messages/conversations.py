@@ -1,0 +1,23 @@
+"""Names of the guided conversations, for reminders and expiry notices."""
+
+from __future__ import annotations
+
+from messages.i18n import N_, gettext_for
+
+KINDS = {
+    "report": N_("incident report"),
+    "drill": N_("drill report"),
+    "contact": N_("contact change"),
+    "warning": N_("early warning"),
+    "close": N_("situation report"),
+    "update": N_("progress update"),
+    "relevel": N_("level change"),
+    "patrol_note": N_("patrol note"),
+    "lift": N_("warning lift"),
+}
+
+
+def kind_label(language: str, kind: str) -> str:
+    """A conversation kind's name in a language."""
+    message = KINDS.get(kind)
+    return gettext_for(language, message) if message else kind

@@ -1,0 +1,314 @@
+"""Queries for the outbox, timers and conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Conversation, OutboxMessage, Timer
+
+PENDING = "pending"
+IN_FLIGHT = "in_flight"
+SENT = "sent"
+
+
+def _skip_locked(session: AsyncSession) -> dict[str, Any]:
+    # PostgreSQL lets two bot instances share the queue without taking the same row.
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return {"skip_locked": True}
+    return {}
+
+
+async def add_outbox(*, session: AsyncSession, **fields: Any) -> OutboxMessage:
+    """Queue one outgoing message."""
+    row = OutboxMessage(**fields)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def add_outbox_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Queue many outgoing messages in one statement (broadcasts)."""
+    if rows:
+        await session.execute(insert(OutboxMessage), rows)
+
+
+async def claim_due_outbox(
+    *, session: AsyncSession, now: datetime, limit: int
+) -> Sequence[OutboxMessage]:
+    """Take due rows, most urgent first, and mark them in flight."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now)
+        .order_by(OutboxMessage.priority.desc(), OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(**_skip_locked(session))
+    )
+    rows = (await session.execute(query)).scalars().all()
+    if rows:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([r.id for r in rows]))
+            .values(status=IN_FLIGHT)
+        )
+        for row in rows:
+            row.status = IN_FLIGHT
+    return rows
+
+
+async def next_outbox_due(*, session: AsyncSession) -> datetime | None:
+    """When the next pending row becomes due."""
+    return await session.scalar(
+        select(func.min(OutboxMessage.not_before)).where(OutboxMessage.status == PENDING)
+    )
+
+
+async def finish_outbox(
+    *,
+    session: AsyncSession,
+    outbox_id: int,
+    status: str,
+    now: datetime,
+    message_id: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record the final outcome of a row."""
+    values: dict[str, Any] = {"status": status, "last_error": error}
+    if status == SENT:
+        values.update(sent_at=now, message_id=message_id)
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+    )
+
+
+async def retry_outbox(
+    *,
+    session: AsyncSession,
+    outbox_id: int,
+    not_before: datetime,
+    error: str,
+    count_attempt: bool = True,
+    possible_duplicate: bool = False,
+    chat_id: int | None = None,
+) -> None:
+    """Put a row back in the queue for a later attempt."""
+    values: dict[str, Any] = {"status": PENDING, "not_before": not_before, "last_error": error}
+    if count_attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    if possible_duplicate:
+        values["possible_duplicate"] = True
+    if chat_id is not None:
+        values["chat_id"] = chat_id
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
+    )
+
+
+async def release_in_flight(*, session: AsyncSession) -> int:
+    """After a crash: rows that were in flight go back to the queue, flagged as maybe sent."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == IN_FLIGHT)
+        .values(status=PENDING, possible_duplicate=True)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def get_outbox(*, session: AsyncSession, outbox_id: int) -> OutboxMessage | None:
+    """One outbox row."""
+    return await session.get(OutboxMessage, outbox_id)
+
+
+async def sent_copies(*, session: AsyncSession, ref: str) -> Sequence[OutboxMessage]:
+    """Every delivered message carrying a reference (all copies of one card)."""
+    result = await session.execute(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.ref == ref,
+            OutboxMessage.edit_of.is_(None),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return result.scalars().all()
+
+
+async def newer_pending_edit(
+    *, session: AsyncSession, edit_of: int, after_id: int
+) -> bool:
+    """Whether a later edit of the same message is still waiting (this one can be skipped)."""
+    found = await session.scalar(
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.edit_of == edit_of,
+            OutboxMessage.id > after_id,
+            OutboxMessage.status.in_([PENDING, IN_FLIGHT]),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def move_chat_outbox(*, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
+    """Point every unsent row at a group's new id after it became a supergroup."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == old_chat_id,
+            OutboxMessage.status.in_([PENDING, IN_FLIGHT]),
+        )
+        .values(chat_id=new_chat_id)
+    )
+
+
+async def outbox_status_counts(
+    *, session: AsyncSession, batch_id: int
+) -> dict[str, int]:
+    """How many rows of a batch are in each status."""
+    result = await session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.batch_id == batch_id)
+        .group_by(OutboxMessage.status)
+    )
+    return {status: int(count) for status, count in result.all()}
+
+
+async def outbox_duplicate_count(*, session: AsyncSession, batch_id: int) -> int:
+    """How many rows of a batch may have been delivered twice."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.batch_id == batch_id,
+                OutboxMessage.possible_duplicate.is_(True),
+                OutboxMessage.status == SENT,
+            )
+        )
+        or 0
+    )
+
+
+async def add_timer(
+    *,
+    session: AsyncSession,
+    kind: str,
+    ref_id: int,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> Timer:
+    """Store a deadline."""
+    timer = Timer(kind=kind, ref_id=ref_id, due_at=due_at, created_at=now, payload=payload or {})
+    session.add(timer)
+    await session.flush()
+    return timer
+
+
+async def cancel_timers(*, session: AsyncSession, kind: str, ref_id: int) -> int:
+    """Cancel every pending deadline of a kind for one thing."""
+    result = await session.execute(
+        update(Timer)
+        .where(
+            Timer.kind == kind,
+            Timer.ref_id == ref_id,
+            Timer.fired_at.is_(None),
+            Timer.cancelled.is_(False),
+        )
+        .values(cancelled=True)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def pending_timers(
+    *, session: AsyncSession, kind: str | None = None, ref_id: int | None = None
+) -> Sequence[Timer]:
+    """Deadlines that have neither fired nor been cancelled."""
+    query = select(Timer).where(Timer.fired_at.is_(None), Timer.cancelled.is_(False))
+    if kind is not None:
+        query = query.where(Timer.kind == kind)
+    if ref_id is not None:
+        query = query.where(Timer.ref_id == ref_id)
+    result = await session.execute(query.order_by(Timer.due_at, Timer.id))
+    return result.scalars().all()
+
+
+async def claim_due_timer(*, session: AsyncSession, now: datetime) -> Timer | None:
+    """Take the oldest due deadline and mark it fired, in the caller's transaction."""
+    query = (
+        select(Timer)
+        .where(Timer.fired_at.is_(None), Timer.cancelled.is_(False), Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(1)
+        .with_for_update(**_skip_locked(session))
+    )
+    timer = (await session.execute(query)).scalars().first()
+    if timer is not None:
+        timer.fired_at = now
+        await session.flush()
+    return timer
+
+
+async def get_conversation(*, session: AsyncSession, user_id: int) -> Conversation | None:
+    """A user's active conversation, if any."""
+    return await session.get(Conversation, user_id)
+
+
+async def save_conversation(
+    *,
+    session: AsyncSession,
+    user_id: int,
+    kind: str,
+    step: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> Conversation:
+    """Create or move a user's conversation to a step with its data."""
+    convo = await session.get(Conversation, user_id)
+    if convo is None or convo.kind != kind:
+        if convo is not None:
+            await session.delete(convo)
+            await session.flush()
+        convo = Conversation(
+            user_id=user_id, kind=kind, step=step, data=dict(data), started_at=now, updated_at=now
+        )
+        session.add(convo)
+    else:
+        convo.step = step
+        convo.data = dict(data)
+        convo.updated_at = now
+        convo.reminded_at = None
+    await session.flush()
+    return convo
+
+
+async def delete_conversation(*, session: AsyncSession, user_id: int) -> bool:
+    """End a user's conversation; False when there was none."""
+    convo = await session.get(Conversation, user_id)
+    if convo is None:
+        return False
+    await session.delete(convo)
+    await session.flush()
+    return True
+
+
+async def stale_conversations(
+    *, session: AsyncSession, remind_before: datetime, expire_before: datetime
+) -> tuple[Sequence[Conversation], Sequence[Conversation]]:
+    """Conversations due a reminder, and those to expire."""
+    remind = await session.execute(
+        select(Conversation).where(
+            Conversation.updated_at <= remind_before,
+            Conversation.reminded_at.is_(None),
+        )
+    )
+    expire = await session.execute(
+        select(Conversation).where(
+            Conversation.reminded_at.is_not(None),
+            Conversation.reminded_at <= expire_before,
+        )
+    )
+    return remind.scalars().all(), expire.scalars().all()

@@ -1,0 +1,97 @@
+"""Shared fixtures: a fresh database per test, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.db import Database
+from storage.models import Base
+
+# make test runs the suite twice: once as is (SQLite), once with this set to "postgresql".
+BACKEND = os.environ.get("INCIDENT_BOT_TEST_DB", "sqlite")
+PG_SERVER = os.environ.get("INCIDENT_BOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+
+
+def pytest_report_header() -> str:
+    """Say which database the suite runs on."""
+    return f"incident-bot test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def worker() -> str:
+    """The xdist worker name, or 'main'."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+async def _pg_prepare(database: str) -> None:
+    admin = create_async_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    finally:
+        await admin.dispose()
+    db = Database(f"{PG_SERVER}/{database}")
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+async def _sqlite_prepare(path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker: str) -> Iterator[str]:
+    """A database brought up by the real migrations once per worker."""
+    if BACKEND == "postgresql":
+        name = f"incident_bot_test_{worker}"
+        asyncio.run(_pg_prepare(name))
+        yield f"{PG_SERVER}/{name}"
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        asyncio.run(_sqlite_prepare(path))
+        yield str(path)
+
+
+@pytest.fixture
+async def database_url(migrated_template: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL to an empty, migrated database for this test alone."""
+    if BACKEND == "postgresql":
+        engine = create_async_engine(migrated_template)
+        try:
+            async with engine.begin() as conn:
+                names = ", ".join(
+                    f'"{t.name}"' for t in Base.metadata.sorted_tables
+                )
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+        yield migrated_template
+    else:
+        path = tmp_path / "bot.sqlite3"
+        shutil.copy(migrated_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A Database on this test's empty schema."""
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
