@@ -60,3 +60,19 @@ class OffsetFileClock:
         except (OSError, ValueError):
             offset = 0.0
         return datetime.now(UTC) + timedelta(seconds=offset)
+
+
+class ShiftedClock:
+    """The system clock plus an offset that only grows (tests jump ahead in time)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        """The current time plus the offset."""
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        """Jump forward by a timedelta or by keyword parts (minutes=5)."""
+        self.offset += delta or timedelta(**kwargs)
+        return self.now()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot import conversations
+from bot import conversations, escalation
 from bot.context import AppContext
 
 
 def register(ctx: AppContext) -> None:
     """Register every feature's timer handlers and sweeps."""
     ctx.scheduler.add_sweeper("conversations", lambda: conversations.sweep(ctx))
+    escalation.register(ctx)

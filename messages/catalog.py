@@ -13,11 +13,11 @@ from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 from messages.i18n import LOCALES
+from messages.render import NOT_FEATURES
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 TRANSLATED = ("zh_CN",)
-NOT_FEATURES = {"__init__", "__main__", "catalog", "i18n", "render", "fit"}
 KEYWORDS = {"N_": None, "_": None, "gettext": None}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")

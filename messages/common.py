@@ -91,3 +91,11 @@ def error_text(language: str, key: str, **params: object) -> str:
         message = None
     text = gettext_for(language, message or UNKNOWN_ERROR)
     return text % params if params and message else text
+
+TEMPLATE_HELPERS = {
+    "role_name": role_label,
+    "position_name": position_label,
+    "purpose_name": purpose_label,
+    "level_name": level_label,
+    "status_name": status_label,
+}

@@ -21,3 +21,5 @@ def kind_label(language: str, kind: str) -> str:
     """A conversation kind's name in a language."""
     message = KINDS.get(kind)
     return gettext_for(language, message) if message else kind
+
+TEMPLATE_HELPERS = {"kind_name": kind_label}

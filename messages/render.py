@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,18 +13,24 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from messages.common import (
-    level_label,
-    position_label,
-    purpose_label,
-    role_label,
-    status_label,
-)
-from messages.conversations import kind_label
 from messages.fit import TEXT_LIMIT, split_html, truncate_html
 from messages.i18n import LANGUAGES, gettext_for, normalize_language, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
+HERE = Path(__file__).parent
+NOT_FEATURES = {"__init__", "__main__", "catalog", "i18n", "render", "fit"}
+
+
+@cache
+def template_helpers() -> dict[str, Callable[..., Any]]:
+    """Every feature module's TEMPLATE_HELPERS: functions taking the language first."""
+    helpers: dict[str, Callable[..., Any]] = {}
+    for path in sorted(HERE.glob("*.py")):
+        if path.stem in NOT_FEATURES:
+            continue
+        module = importlib.import_module(f"messages.{path.stem}")
+        helpers.update(getattr(module, "TEMPLATE_HELPERS", {}))
+    return helpers
 
 
 class Renderer:
@@ -48,15 +56,7 @@ class Renderer:
         env.filters["hm"] = self.format_time
         env.filters["date"] = self.format_date
         env.globals["lang"] = language
-        names = {
-            "role_name": role_label,
-            "position_name": position_label,
-            "purpose_name": purpose_label,
-            "level_name": level_label,
-            "status_name": status_label,
-            "kind_name": kind_label,
-        }
-        for name, function in names.items():
+        for name, function in template_helpers().items():
             bound = partial(function, language)
             env.globals[name] = bound
             env.filters[name] = bound

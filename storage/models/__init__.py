@@ -2,17 +2,23 @@
 
 from storage.models.access import AuditEntry, Chat, Contact, Flag, Invite, User, UserRole
 from storage.models.base import Base
+from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.runtime import Conversation, OutboxMessage, Timer
 
 __all__ = [
+    "Attachment",
     "AuditEntry",
     "Base",
     "Chat",
     "Contact",
     "Conversation",
+    "Counter",
     "Flag",
+    "Incident",
     "Invite",
     "OutboxMessage",
+    "Route",
+    "TimelineEntry",
     "Timer",
     "User",
     "UserRole",

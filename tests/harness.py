@@ -1,0 +1,151 @@
+"""The real bot, in-process, talking over HTTP to the emulator: the journey tests' stage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.core import Emulator
+from emulator.server import EmulatorServer
+from emulator.testing import TelegramWorld, UserHandle
+from telegram import Update
+
+from bot.app import AnyApplication, build_application, build_context, on_start, on_stop
+from bot.clock import ShiftedClock
+from bot.config import Policy, Settings
+from bot.context import AppContext
+from storage.db import Database
+
+TOKEN = "5123456789:AAHtestTokenForIncidentBotJourneys0"
+BOT_USERNAME = "incident_test_bot"
+
+
+def fast_policy(**overrides: Any) -> Policy:
+    """The default policy with limits and ticks that keep tests quick."""
+    data: dict[str, Any] = {
+        "scheduler_tick_seconds": 0.05,
+        "delivery": {
+            "messages_per_second": 500,
+            "private_chat_per_second": 200,
+            "group_per_minute": 100000,
+            "workers": 8,
+            "request_timeout_seconds": 3,
+        },
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return Policy.model_validate(data)
+
+
+@dataclass
+class Bot:
+    """A running bot and the handles a test needs."""
+
+    ctx: AppContext
+    app: AnyApplication
+    clock: ShiftedClock
+
+    async def tick(self) -> None:
+        """Fire everything due now (the alarm clock does this by itself, too)."""
+        await self.ctx.scheduler.tick()
+
+    async def advance(self, **delta: float) -> None:
+        """Move the bot's clock forward and fire what became due."""
+        self.clock.advance(**delta)
+        await self.tick()
+
+    async def drain(self) -> None:
+        """Wait until every queued notification has been delivered."""
+        assert self.ctx.dispatcher is not None
+        await self.ctx.dispatcher.drain()
+
+
+@dataclass
+class Stage:
+    """The emulator, its world of users and groups, and the bots started on it."""
+
+    emulator: Emulator
+    server: EmulatorServer
+    tg: TelegramWorld
+    database_url: str
+    tmp_path: Path
+    bots: list[Bot] = field(default_factory=list)
+
+    def settings(self, admins: list[UserHandle], config: Path | None = None) -> Settings:
+        """Settings pointing a bot at this emulator and this test's database."""
+        return Settings(
+            telegram_bot_token=TOKEN,
+            telegram_api_base_url=self.server.base_url,
+            database_url=self.database_url,
+            admin_ids=[a.id for a in admins],
+            incident_bot_config=config or self.tmp_path / "absent.toml",
+        )
+
+    async def start_bot(
+        self, *, admins: list[UserHandle], policy: Policy | None = None
+    ) -> Bot:
+        """Build the real application and start it polling the emulator."""
+        clock = ShiftedClock()
+        ctx = build_context(self.settings(admins), policy or fast_policy(), clock=clock,
+                            db=Database(self.database_url))
+        app = build_application(ctx)
+        await app.initialize()
+        await on_start(app)
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=5,
+                                        allowed_updates=Update.ALL_TYPES)
+        bot = Bot(ctx=ctx, app=app, clock=clock)
+        self.bots.append(bot)
+        return bot
+
+    async def stop_bot(self, bot: Bot) -> None:
+        """Stop polling, finish deliveries, close the database."""
+        app = bot.app
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await on_stop(app)
+        await app.shutdown()
+        await bot.ctx.db.dispose()
+        self.bots.remove(bot)
+
+
+async def open_stage(database_url: str, tmp_path: Path) -> AsyncIterator[Stage]:
+    """An emulator on a free port, yielded as a stage; everything stops afterwards."""
+    emulator = Emulator(bot_username=BOT_USERNAME)
+    server = EmulatorServer(emulator, host="127.0.0.1", port=0)
+    await server.start()
+    tg = TelegramWorld(emulator, TOKEN, bot_username=BOT_USERNAME)
+    stage = Stage(emulator=emulator, server=server, tg=tg, database_url=database_url,
+                  tmp_path=tmp_path)
+    try:
+        yield stage
+    finally:
+        for bot in list(stage.bots):
+            await stage.stop_bot(bot)
+        await server.stop()
+
+
+
+
+# Refusals a correct bot still meets: editing to identical content, or a group that moved.
+HARMLESS_REFUSALS = ("message is not modified", "upgraded to a supergroup")
+
+
+def bad_requests(emulator: Emulator) -> list[str]:
+    """Requests the emulator refused as malformed (400), which a correct bot never makes."""
+    found = []
+    for record in emulator.log.records:
+        if record.outcome != "error" or record.status != 400:
+            continue
+        if any(text in (record.error or "") for text in HARMLESS_REFUSALS):
+            continue
+        found.append(f"{record.method}: {record.error}")
+    return found
