@@ -1,0 +1,1 @@
+"""A local Telegram Bot API server for testing bots without Telegram."""
