@@ -1,4 +1,4 @@
-"""Telegram's text formatting: HTML and MarkdownV2 parsing into plain text plus entities, and back."""
+"""Telegram text formatting: HTML and MarkdownV2 into plain text plus entities, and back."""
 
 from __future__ import annotations
 
@@ -23,10 +23,24 @@ Entity = dict[str, Any]
 
 SUPPORTED_TAGS = frozenset(
     {
-        "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler",
-        "tg-emoji", "span", "pre", "code", "blockquote",
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
     }
-)  # fmt: skip
+)
 _SIMPLE_TAG_TYPES = {
     "b": "bold",
     "strong": "bold",
@@ -126,7 +140,7 @@ def check_url(url: str) -> str | None:
 
 
 def _link_entity(offset: int, length: int, url: str, users: UserLookup | None) -> Entity | None:
-    """Entity for an `<a href>`: a text_mention for tg://user links to known users, else text_link."""
+    """Entity for `<a href>`: text_mention for tg://user links to known users, else text_link."""
     match = _USER_LINK.match(url)
     if match and users is not None:
         user = users(int(match.group(1)))
@@ -190,7 +204,9 @@ def parse_html(text: str, users: UserLookup | None = None) -> tuple[str, list[En
                     f'expected "</{tag}>", found "</{end_name}>"'
                 )
             if offset > start:
-                _close_html_tag(tag, argument, start, offset - start, out, out_index, entities, users)
+                _close_html_tag(
+                    tag, argument, start, offset - start, out, out_index, entities, users
+                )
             i += 1
             continue
         while i < n and text[i] not in _SPACES and text[i] != ">":
@@ -275,7 +291,8 @@ def parse_html(text: str, users: UserLookup | None = None) -> tuple[str, list[En
                 argument = "1"
         if tag == "span" and argument != "spoiler":
             raise ParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, begin)}'
+                'Tag "span" must have class "tg-spoiler" at byte offset '
+                f"{_byte_offset(text, begin)}"
             )
         stack.append([tag, argument, offset, len(out)])
         i += 1
@@ -306,9 +323,13 @@ def _close_html_tag(
     elif tag == "tg-emoji":
         if argument.isdigit():
             entities.append(
-                {"type": "custom_emoji", "offset": start, "length": length,
-                 "custom_emoji_id": argument}
-            )  # fmt: skip
+                {
+                    "type": "custom_emoji",
+                    "offset": start,
+                    "length": length,
+                    "custom_emoji_id": argument,
+                }
+            )
     elif tag == "blockquote":
         kind = "expandable_blockquote" if argument else "blockquote"
         entities.append({"type": kind, "offset": start, "length": length})
@@ -335,8 +356,9 @@ def _close_html_tag(
         ):
             last["language"] = argument
         elif argument:
-            entities.append({"type": "code", "offset": start, "length": length,
-                             "language": argument})  # fmt: skip
+            entities.append(
+                {"type": "code", "offset": start, "length": length, "language": argument}
+            )
         else:
             entities.append({"type": "code", "offset": start, "length": length})
 
@@ -423,8 +445,11 @@ def parse_markdown_v2(text: str, users: UserLookup | None = None) -> tuple[str, 
                 "custom_emoji": c == "]",
             }[top]
         if not is_end:
-            if quote_start is not None and c == "*" and text[i : i + 2] == "**" and _quote_ends(
-                text, i + 2
+            if (
+                quote_start is not None
+                and c == "*"
+                and text[i : i + 2] == "**"
+                and _quote_ends(text, i + 2)
             ):
                 quote_expandable = True
                 i += 2
@@ -620,11 +645,28 @@ def parse_markdown(text: str, users: UserLookup | None = None) -> tuple[str, lis
 
 _ENTITY_TYPES = frozenset(
     {
-        "mention", "hashtag", "cashtag", "bot_command", "url", "email", "phone_number", "bold",
-        "italic", "underline", "strikethrough", "spoiler", "blockquote", "expandable_blockquote",
-        "code", "pre", "text_link", "text_mention", "custom_emoji", "date_time",
+        "mention",
+        "hashtag",
+        "cashtag",
+        "bot_command",
+        "url",
+        "email",
+        "phone_number",
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "blockquote",
+        "expandable_blockquote",
+        "code",
+        "pre",
+        "text_link",
+        "text_mention",
+        "custom_emoji",
+        "date_time",
     }
-)  # fmt: skip
+)
 
 
 def normalize_entities(text: str, entities: Iterable[dict[str, Any]]) -> list[Entity]:
@@ -634,7 +676,7 @@ def normalize_entities(text: str, entities: Iterable[dict[str, Any]]) -> list[En
     for raw in entities:
         kind = raw.get("type")
         if kind not in _ENTITY_TYPES:
-            raise ParseError(f"Unsupported entity type \"{kind}\"")
+            raise ParseError(f'Unsupported entity type "{kind}"')
         offset = int(raw.get("offset", 0))
         length = int(raw.get("length", 0))
         if offset < 0 or length <= 0 or offset >= total:
@@ -681,7 +723,7 @@ def parse_text(
         return parse_markdown_v2(text, users)
     if mode == "markdown":
         return parse_markdown(text, users)
-    raise ParseError(f"Unsupported parse_mode \"{parse_mode}\"")
+    raise ParseError(f'Unsupported parse_mode "{parse_mode}"')
 
 
 def detect_commands(text: str) -> list[Entity]:

@@ -23,10 +23,18 @@ __all__ = [
 
 ACTIVE_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 _ADMIN_RIGHTS = (
-    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
-    "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories",
-    "can_edit_stories", "can_delete_stories", "can_pin_messages",
-)  # fmt: skip
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_pin_messages",
+)
 
 
 @dataclass(eq=False)
@@ -82,7 +90,7 @@ class BotAccount:
     next_update_id: int = 1
     allowed_updates: frozenset[str] | None = None
     webhook: WebhookConfig | None = None
-    commands: dict[tuple[tuple[str, int | None, int | None], str], list[dict[str, Any]]] = field(
+    commands: dict[tuple[tuple[str, Any, Any], str], list[dict[str, Any]]] = field(
         default_factory=dict
     )
     menu_buttons: dict[int | None, dict[str, Any]] = field(default_factory=dict)
@@ -202,8 +210,11 @@ class Chat:
     def to_api(self) -> dict[str, Any]:
         """The Bot API `Chat` object."""
         if self.user is not None:
-            data: dict[str, Any] = {"id": self.id, "type": "private",
-                                    "first_name": self.user.first_name}  # fmt: skip
+            data: dict[str, Any] = {
+                "id": self.id,
+                "type": "private",
+                "first_name": self.user.first_name,
+            }
             if self.user.last_name:
                 data["last_name"] = self.user.last_name
             if self.user.username:

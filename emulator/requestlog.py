@@ -14,11 +14,25 @@ __all__ = ["SEND_METHODS", "RequestLog", "RequestRecord"]
 # methods that put a new message into a chat (what flood limits and benchmarks count)
 SEND_METHODS = frozenset(
     {
-        "sendmessage", "sendphoto", "senddocument", "sendmediagroup", "copymessage",
-        "forwardmessage", "sendaudio", "sendvideo", "sendvoice", "sendanimation", "sendsticker",
-        "sendlocation", "sendcontact", "sendpoll", "senddice", "sendvenue", "sendvideonote",
+        "sendmessage",
+        "sendphoto",
+        "senddocument",
+        "sendmediagroup",
+        "copymessage",
+        "forwardmessage",
+        "sendaudio",
+        "sendvideo",
+        "sendvoice",
+        "sendanimation",
+        "sendsticker",
+        "sendlocation",
+        "sendcontact",
+        "sendpoll",
+        "senddice",
+        "sendvenue",
+        "sendvideonote",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -135,9 +149,7 @@ class RequestLog:
 
     def max_per_window(self, chat_id: int | None = None, window: float = 1.0) -> int:
         """Most accepted sends whose arrival fell within any one `window` seconds."""
-        times: Iterable[float] = (
-            t for t, c in self._send_times if chat_id is None or c == chat_id
-        )
+        times: Iterable[float] = (t for t, c in self._send_times if chat_id is None or c == chat_id)
         ordered = sorted(times)
         best = 0
         start = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -81,10 +82,13 @@ _MISSING: dict[tuple[str, str], str] = {
     ("*", "photo"): "there is no photo in the request",
     ("*", "document"): "there is no document in the request",
     ("*", "user_id"): "user not found",
-    ("*", "callback_query_id"): "query is too old and response timeout expired or query ID is invalid",
+    (
+        "*",
+        "callback_query_id",
+    ): "query is too old and response timeout expired or query ID is invalid",
     ("*", "action"): "wrong parameter action in request",
     ("*", "file_id"): "wrong file_id specified",
-    ("*", "media"): "parameter \"media\" is required",
+    ("*", "media"): 'parameter "media" is required',
 }
 _INT_RE = re.compile(r"^\s*[-+]?\d+\s*$")
 _FLOAT_RE = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
@@ -183,10 +187,8 @@ class _Compiler:
             """Try each alternative; JSON strings become objects when one is expected."""
             candidates = [value]
             if has_object and isinstance(value, str) and value[:1] in ("{", "["):
-                try:
+                with contextlib.suppress(ValueError):
                     candidates.insert(0, json.loads(value))
-                except ValueError:
-                    pass
             last: _Mismatch | None = None
             for candidate in candidates:
                 for conv in converters:
@@ -280,7 +282,7 @@ class _Compiler:
                 raise _Mismatch  # another subtype of the union may fit
             for key in required:
                 if key not in value:
-                    raise _Mismatch(f"can't parse {name}: field \"{key}\" is required")
+                    raise _Mismatch(f'can\'t parse {name}: field "{key}" is required')
             out = dict(value)
             for key, item in value.items():
                 types = field_types.get(key)
@@ -317,8 +319,10 @@ class MethodSpec:
 
     def missing_message(self, name: str) -> str:
         """Telegram's wording for a missing required parameter."""
-        return _MISSING.get((self.name, name)) or _MISSING.get(("*", name)) or (
-            f'parameter "{name}" is required'
+        return (
+            _MISSING.get((self.name, name))
+            or _MISSING.get(("*", name))
+            or (f'parameter "{name}" is required')
         )
 
 
@@ -335,9 +339,7 @@ def _methods() -> dict[str, MethodSpec]:
             required=tuple(f["name"] for f in fields if f.get("required")),
             converters={f["name"]: compiler.union(f["types"]) for f in fields},
             types={f["name"]: f["types"] for f in fields},
-            file_fields=frozenset(
-                f["name"] for f in fields if "InputFile" in f["types"]
-            ),
+            file_fields=frozenset(f["name"] for f in fields if "InputFile" in f["types"]),
         )
     return compiled
 
