@@ -294,9 +294,13 @@ class _Compiler:
                 try:
                     out[key] = conv(item)
                 except _Mismatch as exc:
-                    raise _Mismatch(
-                        exc.message or f'field "{key}" must be of type {" or ".join(types)}'
-                    ) from None
+                    if exc.message:
+                        raise
+                    if types[0].startswith("Array of Array of"):
+                        raise _Mismatch(
+                            f'field "{key}" of the {name} should be an Array of Arrays'
+                        ) from None
+                    raise _Mismatch(f'field "{key}" must be of type {" or ".join(types)}') from None
             return out
 
         return convert_object

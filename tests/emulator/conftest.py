@@ -1,19 +1,16 @@
-"""Fixtures for the emulator's own tests: an emulator, its HTTP server, a DSL world and raw calls."""
+"""Fixtures for the emulator's tests: an emulator, its server, a DSL world and raw calls."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from emu_helpers import TOKEN, ApiCall
 
 from emulator import Emulator, EmulatorServer, TelegramWorld
-
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
-
-ApiCall = Callable[..., Awaitable[tuple[int, dict[str, Any]]]]
 
 
 @pytest.fixture
@@ -44,7 +41,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 def api(server: EmulatorServer, http: aiohttp.ClientSession) -> ApiCall:
-    """Call a Bot API method over HTTP: api("sendMessage", chat_id=..., _as="json"|"form"|"query")."""
+    """Call a Bot API method over HTTP; `_as` picks a JSON, form or query-string request."""
 
     async def call(
         method: str, _as: str = "json", _token: str = TOKEN, **params: Any
@@ -53,9 +50,7 @@ def api(server: EmulatorServer, http: aiohttp.ClientSession) -> ApiCall:
         if _as == "json":
             response = await http.post(url, json=params)
         elif _as == "form":
-            form = {
-                k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()
-            }
+            form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
             response = await http.post(url, data=form)
         elif _as == "query":
             query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}

@@ -33,7 +33,7 @@ def test_basic_tags_become_entities() -> None:
 
 def test_aliases_spoiler_blockquote_and_pre_language() -> None:
     text, entities = parse_html(
-        '<strong>a</strong><em>b</em><ins>c</ins><del>d</del><strike>e</strike>'
+        "<strong>a</strong><em>b</em><ins>c</ins><del>d</del><strike>e</strike>"
         '<span class="tg-spoiler">f</span><tg-spoiler>g</tg-spoiler>'
         "<blockquote>h</blockquote><blockquote expandable>i</blockquote>"
         '<pre><code class="language-python">j</code></pre>'
@@ -41,9 +41,17 @@ def test_aliases_spoiler_blockquote_and_pre_language() -> None:
     assert text == "abcdefghij"
     kinds = [e["type"] for e in entities]
     assert kinds == [
-        "bold", "italic", "underline", "strikethrough", "strikethrough", "spoiler", "spoiler",
-        "blockquote", "expandable_blockquote", "pre",
-    ]  # fmt: skip
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "strikethrough",
+        "spoiler",
+        "spoiler",
+        "blockquote",
+        "expandable_blockquote",
+        "pre",
+    ]
     assert entities[-1]["language"] == "python"
 
 
@@ -92,11 +100,13 @@ def test_surrounding_whitespace_is_trimmed_with_entities_shifted() -> None:
         ("x<5", "Unclosed start tag at byte offset 1"),
         ("</b>", "Unexpected end tag at byte offset 0"),
         ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
-        ("<a href>x</a>", 'Expected equal sign in declaration of an attribute of the tag "a" '
-                          "at byte offset 0"),
+        (
+            "<a href>x</a>",
+            'Expected equal sign in declaration of an attribute of the tag "a" at byte offset 0',
+        ),
         ("中<p>", 'Unsupported start tag "p" at byte offset 3'),
     ],
-)  # fmt: skip
+)
 def test_telegram_errors(source: str, error: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse_html(source)
@@ -107,8 +117,14 @@ def test_markdown_v2_entities_and_reserved_characters() -> None:
     text, entities = parse_markdown_v2("*b* _i_ __u__ ~s~ ||p|| [l](http://a.io) `c` 1\\.5")
     assert text == "b i u s p l c 1.5"
     assert [e["type"] for e in entities] == [
-        "bold", "italic", "underline", "strikethrough", "spoiler", "text_link", "code",
-    ]  # fmt: skip
+        "bold",
+        "italic",
+        "underline",
+        "strikethrough",
+        "spoiler",
+        "text_link",
+        "code",
+    ]
     with pytest.raises(ParseError, match=r"Character '\.' is reserved"):
         parse_markdown_v2("1.5")
     with pytest.raises(ParseError, match="Can't find end of the entity starting at byte offset 0"):
@@ -117,7 +133,7 @@ def test_markdown_v2_entities_and_reserved_characters() -> None:
 
 def test_parse_text_with_explicit_entities_and_no_mode() -> None:
     assert parse_text("<b>x</b>") == ("<b>x</b>", [])
-    text, entities = parse_text("hello", None, [{"type": "bold", "offset": 0, "length": 99}])
+    _text, entities = parse_text("hello", None, [{"type": "bold", "offset": 0, "length": 99}])
     assert entities == [{"type": "bold", "offset": 0, "length": 5}]
     with pytest.raises(ParseError):
         parse_text("x", "Klingon")
@@ -169,7 +185,7 @@ def test_unescaped_markup_is_refused_or_consistent(raw: str) -> None:
     total = utf16_len(text)
     for entity in entities:
         assert entity["length"] > 0
-        assert 0 <= entity["offset"] and entity["offset"] + entity["length"] <= total
+        assert entity["offset"] >= 0 and entity["offset"] + entity["length"] <= total
     again = parse_html(to_html(text, entities))
     assert again[0] == text
 
