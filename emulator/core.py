@@ -1218,6 +1218,7 @@ class Emulator:
         timeout = max(p.get("timeout", 0), 0)
         bot.poll_generation += 1
         generation = bot.poll_generation
+        bot.signal_updates()  # wakes an older long poll so it ends with 409 like Telegram's
         if not bot.updates and timeout > 0:
             deadline = time.monotonic() + timeout
             while not bot.updates:
