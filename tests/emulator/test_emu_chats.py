@@ -106,7 +106,7 @@ async def test_edit_unknown_deleted_and_foreign_messages(api: ApiCall, staff: Us
 
 async def test_edit_caption_and_text_kinds(api: ApiCall, staff: UserHandle) -> None:
     sent = await send(api, staff.id, "text only")
-    status, body = await api(
+    _status, body = await api(
         "editMessageCaption", chat_id=staff.id, message_id=sent["message_id"], caption="c"
     )
     assert body["description"] == "Bad Request: there is no caption in the message to edit"
@@ -215,7 +215,7 @@ async def test_leave_chat(api: ApiCall, emu: Emulator, tg: TelegramWorld) -> Non
     group = tg.group("Ops", members=[admin], supergroup=True)
     assert await api("leaveChat", chat_id=group.id) == (200, {"ok": True, "result": True})
     assert updates_of(emu, "my_chat_member")[-1]["new_chat_member"]["status"] == "left"
-    status, body = await api("sendMessage", chat_id=group.id, text="x")
+    _status, body = await api("sendMessage", chat_id=group.id, text="x")
     assert body["description"] == "Forbidden: bot is not a member of the supergroup chat"
 
 
@@ -241,10 +241,10 @@ async def test_menu_button_chat_action_and_get_chat(api: ApiCall, staff: UserHan
     assert (await api("setChatMenuButton", menu_button={"type": "commands"}))[0] == 200
     assert (await api("getChatMenuButton"))[1]["result"] == {"type": "commands"}
     assert (await api("sendChatAction", chat_id=staff.id, action="typing"))[0] == 200
-    status, body = await api("sendChatAction", chat_id=staff.id, action="dancing")
+    _, body = await api("sendChatAction", chat_id=staff.id, action="dancing")
     assert body["description"] == "Bad Request: wrong parameter action in request"
     assert staff.actions == ["typing"]
-    status, body = await api("getChat", chat_id=staff.id)
+    _status, body = await api("getChat", chat_id=staff.id)
     assert body["result"]["type"] == "private" and body["result"]["username"] == "li"
 
 
@@ -289,7 +289,7 @@ async def test_delete_user_message_in_group_needs_admin(api: ApiCall, tg: Telegr
     admin = tg.user("Admin")
     group = tg.group("Ops", members=[admin])
     posted = await group.send(admin, "/report")
-    status, body = await api("deleteMessage", chat_id=group.id, message_id=posted.message_id)
+    _status, body = await api("deleteMessage", chat_id=group.id, message_id=posted.message_id)
     assert body["description"] == "Bad Request: message can't be deleted"
     await group.promote_bot(by=admin)
     assert (await api("deleteMessage", chat_id=group.id, message_id=posted.message_id))[0] == 200

@@ -226,7 +226,7 @@ async def test_user_photo_reaches_the_bot_and_downloads(
     async with http.get(f"{server.base_file_url}{TOKEN}/{got['result']['file_path']}") as resp:
         assert await resp.read() == picture
     # the bot can send the user's photo on by file_id
-    status, body = await api("sendPhoto", chat_id=staff.id, photo=size["file_id"])
+    status, _body = await api("sendPhoto", chat_id=staff.id, photo=size["file_id"])
     assert status == 200
     assert staff.messages()[-1].photo is not None
 

@@ -28,7 +28,7 @@ async def test_offset_confirms_and_drops_forever(api: ApiCall, tg: TelegramWorld
     user = tg.user("Li")
     for text in ("/start", "one", "two"):
         await user.send(text)
-    status, body = await api("getUpdates")
+    _status, body = await api("getUpdates")
     ids = [u["update_id"] for u in body["result"]]
     assert ids == [1, 2, 3]
     assert body["result"][0]["message"]["text"] == "/start"
@@ -120,7 +120,7 @@ async def receiver() -> AsyncIterator[
     await runner.cleanup()
 
 
-async def wait_until(condition: Any, timeout: float = 5.0) -> None:
+async def wait_until(condition: Any, timeout: float = 5.0) -> None:  # noqa: ASYNC109
     """Wait (bounded) for a condition on state changed by another task."""
     deadline = time.monotonic() + timeout
     while not condition():
