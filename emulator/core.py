@@ -229,7 +229,7 @@ class Emulator:
         self.faults = FaultSet(seed=seed)
         self.log = RequestLog()
         self.limits: FloodLimits | None = None
-        self.base_file_url: str | None = None
+        self.control_url: str | None = None
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._changed = asyncio.Event()
         self._handlers: dict[str, tuple[Handler, bool]] = {}
@@ -1856,12 +1856,11 @@ class Emulator:
             raise EmulatorError(f"unknown file_id {file_id!r}")
         return stored
 
-    def file_url(self, stored: StoredFile, bot: BotAccount | None = None) -> str | None:
-        """Download URL for a file when the server's address is known."""
-        if self.base_file_url is None or not self.bots:
+    def file_url(self, stored: StoredFile) -> str | None:
+        """Control-API download URL for a file, once a server has published its address."""
+        if self.control_url is None:
             return None
-        account = bot or self.default_bot
-        return f"{self.base_file_url}{account.token}/{stored.file_path}"
+        return f"{self.control_url}/files/{stored.file_id}"
 
     def message_view(self, message: Message) -> dict[str, Any]:
         """A JSON-friendly view of a message for the control API and web chat."""

@@ -551,7 +551,7 @@ class EmulatorServer:
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        self.emulator.base_file_url = self.base_file_url
+        self.emulator.control_url = self.control_url
 
     async def stop(self) -> None:
         """Stop serving and background work."""
