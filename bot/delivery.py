@@ -359,9 +359,7 @@ class Dispatcher:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._flusher is not None:
             self._flush_now.set()
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            await self._flusher
         await self._flush()
 
     async def drain(self, within: float = 10.0) -> None:
@@ -651,7 +649,8 @@ class Dispatcher:
             self._flush_now.set()
 
     async def _flush_loop(self) -> None:
-        while True:
+        # Stopped by the flag, not by cancel(): on Python 3.11 wait_for can swallow a cancel.
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._flush_now.wait(), 0.05)
             self._flush_now.clear()

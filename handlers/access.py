@@ -128,7 +128,14 @@ async def _private_gate(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-_last_note: dict[int, float] = {}
+def _note_due(context: BotContext, chat_id: int) -> bool:
+    """Whether an unbound group may get the short note now (one every few minutes)."""
+    notes: dict[int, float] = context.application.bot_data.setdefault("not_bound_notes", {})
+    now = time.monotonic()
+    if now - notes.get(chat_id, -1e9) < NOT_BOUND_NOTE_EVERY:
+        return False
+    notes[chat_id] = now
+    return True
 
 
 async def _not_bound(update: Update, context: BotContext) -> None:
@@ -138,19 +145,15 @@ async def _not_bound(update: Update, context: BotContext) -> None:
     if update.callback_query is not None:
         await answer(update.callback_query, r.label(context.language, common.STALE_BUTTON), True)
         return
-    # One short note now and then, so a busy unbound group is not flooded.
-    now = time.monotonic()
-    if now - _last_note.get(chat.id, -1e9) < NOT_BOUND_NOTE_EVERY:
-        return
-    _last_note[chat.id] = now
-    await reply(update, r.render("zh_CN", "chats/not_bound"))
+    if _note_due(context, chat.id):
+        await reply(update, r.render(context.chat_language, "chats/not_bound"))
 
 
 async def start(update: Update, context: BotContext) -> None:
     """Register a newcomer, redeem an invite, or greet a member."""
     ctx = context.app_ctx
     if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await reply(update, error_text(context.language, "access.private_only"))
+        await reply(update, error_text(context.reply_language(update), "access.private_only"))
         return
     args = command_args(update)
     if args and args[0] not in ("report",):
@@ -264,7 +267,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     private = chat is not None and chat.type == ChatType.PRIVATE
     registry: CommandRegistry = context.application.bot_data["commands"]
     specs = registry.for_roles(user_roles, private=private)
-    language = context.language
+    language = context.reply_language(update)
     lines = [(s.name, ctx.renderer.label(language, s.description)) for s in specs]
     role_names = ", ".join(common.role_label(language, x) for x in sorted(user_roles))
     text = ctx.renderer.render(language, "access/help", commands=lines, roles=role_names)
@@ -379,7 +382,7 @@ async def membership(update: Update, context: BotContext) -> None:
             ChatMemberStatus.LEFT, ChatMemberStatus.BANNED
         )
         purpose = row.purpose
-    if newly_added and not purpose:
+    if newly_added and not purpose and _note_due(context, chat.id):
         await context.bot.send_message(
             chat_id=chat.id, text=ctx.renderer.render("zh_CN", "chats/not_bound"),
         )

@@ -22,7 +22,7 @@ async def bind(update: Update, context: BotContext) -> None:
     args = command_args(update)
     purposes = ", ".join(p.value for p in ChatPurpose)
     if not args:
-        await reply(update, error_text(context.language, "chats.usage_bind", purposes=purposes))
+        await reply(update, error_text(context.reply_language(update), "chats.usage_bind", purposes=purposes))
         return
     try:
         async with ctx.db.transaction() as session:
@@ -30,10 +30,10 @@ async def bind(update: Update, context: BotContext) -> None:
                 session=session, ctx=ctx, admin_id=user.id, chat_id=chat.id,
                 title=chat.title or "", chat_type=chat.type, purpose=args[0].lower(),
             )
-            text = ctx.renderer.render(context.language, "chats/bound", purpose=row.purpose,
+            text = ctx.renderer.render(context.reply_language(update), "chats/bound", purpose=row.purpose,
                                        previous=previous)
     except ServiceError as exc:
-        await reply(update, error_text(context.language, exc.key, **exc.params))
+        await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
         return
     await reply(update, text)
 
@@ -48,14 +48,14 @@ async def unbind(update: Update, context: BotContext) -> None:
             purpose = await chats.unbind(session=session, ctx=ctx, admin_id=user.id,
                                          chat_id=chat.id)
     except ServiceError as exc:
-        await reply(update, error_text(context.language, exc.key, **exc.params))
+        await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
         return
-    await reply(update, ctx.renderer.render(context.language, "chats/unbound", purpose=purpose))
+    await reply(update, ctx.renderer.render(context.reply_language(update), "chats/unbound", purpose=purpose))
 
 
 async def private_only_hint(update: Update, context: BotContext) -> None:
     """/bind sent in a private chat."""
-    await reply(update, error_text(context.language, "access.group_only"))
+    await reply(update, error_text(context.reply_language(update), "access.group_only"))
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -38,6 +38,12 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.viewer: User | None = None
         self.language: str = "zh_CN"
+        self.chat_language: str = "zh_CN"
+
+    def reply_language(self, update: Update) -> str:
+        """What to write in the chat: the user's language in private, the group's in groups."""
+        chat = update.effective_chat
+        return self.language if chat is None or chat.type == "private" else self.chat_language
 
     @property
     def app_ctx(self) -> AppContext:

@@ -99,14 +99,14 @@ async def list_command(update: Update, context: BotContext) -> None:
     """/incidents: open incidents, for handlers and leaders."""
     ctx = context.app_ctx
     if not is_handler(context.viewer):
-        await reply(update, error_text(context.language, "incidents.not_allowed"))
+        await reply(update, error_text(context.reply_language(update), "incidents.not_allowed"))
         return
     drills = "drill" in [a.lower() for a in command_args(update)]
     async with ctx.db.transaction() as session:
         found = list(await incident_q.open_incidents(session=session, drills=drills))
-    title = ctx.renderer.label(context.language, texts.OPEN_TITLE_DRILLS if drills
+    title = ctx.renderer.label(context.reply_language(update), texts.OPEN_TITLE_DRILLS if drills
                                else texts.OPEN_TITLE)
-    await reply_parts(update, ctx.renderer.render_parts(context.language, "incidents/list",
+    await reply_parts(update, ctx.renderer.render_parts(context.reply_language(update), "incidents/list",
                                                         incidents=found, title=title))
 
 
@@ -117,16 +117,16 @@ async def show_command(update: Update, context: BotContext) -> None:
     user = update.effective_user
     assert user is not None
     if not args:
-        await reply(update, error_text(context.language, "incidents.usage_incident"))
+        await reply(update, error_text(context.reply_language(update), "incidents.usage_incident"))
         return
     async with ctx.db.transaction() as session:
         incident = await incidents.find(session=session, ref=args[0])
         if incident is None:
-            await reply(update, error_text(context.language, "incidents.not_found"))
+            await reply(update, error_text(context.reply_language(update), "incidents.not_found"))
             return
         if not await incidents.viewable(session=session, ctx=ctx, user_id=user.id,
                                         incident=incident):
-            await reply(update, error_text(context.language, "incidents.not_allowed"))
+            await reply(update, error_text(context.reply_language(update), "incidents.not_allowed"))
             return
         parts = await _detail_parts(context, session, incident)
     await reply_parts(update, parts)
@@ -141,7 +141,7 @@ async def special_period_command(update: Update, context: BotContext) -> None:
     if not args or args[0] not in ("on", "off", "开", "关"):
         async with ctx.db.transaction() as session:
             on = await routing.special_period_on(session=session)
-        await reply(update, ctx.renderer.render(context.language, "incidents/special_status",
+        await reply(update, ctx.renderer.render(context.reply_language(update), "incidents/special_status",
                                                 on=on))
         return
     wanted = args[0] in ("on", "开")
@@ -150,9 +150,9 @@ async def special_period_command(update: Update, context: BotContext) -> None:
             await routing.set_special_period(session=session, ctx=ctx, leader_id=user.id,
                                              on=wanted)
     except ServiceError as exc:
-        await reply(update, error_text(context.language, exc.key, **exc.params))
+        await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
         return
-    await reply(update, ctx.renderer.render(context.language, "incidents/special_status",
+    await reply(update, ctx.renderer.render(context.reply_language(update), "incidents/special_status",
                                             on=wanted))
 
 

@@ -154,7 +154,7 @@ async def _start(update: Update, context: BotContext, *, is_drill: bool) -> None
     if update.callback_query is not None:
         await answer(update.callback_query)
     if chat is None or chat.type != ChatType.PRIVATE:
-        await reply(update, error_text(context.language, "report.private_only"))
+        await reply(update, error_text(context.reply_language(update), "report.private_only"))
         return
     assert update.effective_user is not None
     async with ctx.db.transaction() as session:

@@ -75,6 +75,18 @@ class Stage:
     database_url: str
     tmp_path: Path
     bots: list[Bot] = field(default_factory=list)
+    _probe: UserHandle | None = None
+
+    async def settle(self) -> None:
+        """Wait until the bot has handled every update sent so far.
+
+        Updates are handled one after another, so once a probe's message is answered,
+        everything sent before it has been handled too.
+        """
+        if self._probe is None:
+            self._probe = self.tg.user("Probe", lang="en")
+        await self._probe.send("ping")
+        await self._probe.wait_for("not registered", timeout=10)
 
     def settings(self, admins: list[UserHandle], config: Path | None = None) -> Settings:
         """Settings pointing a bot at this emulator and this test's database."""

@@ -43,6 +43,7 @@ async def test_pending_user_is_told_to_wait_and_nothing_else_happens(stage: Stag
     await stranger.wait_for("sent to the admins")
     await stranger.send("/report")
     await stranger.wait_for("still waiting")
+    await stage.settle()
     assert not any("What kind of incident" in m.text for m in stranger.messages())
 
 
@@ -59,7 +60,7 @@ async def test_rejected_request_is_told_and_card_closed(stage: Stage) -> None:
     await card_one.press("Reject")
     await newcomer.wait_for("declined")
     await card_two.wait_until("rejected")
-    late = await stage.tg.forge_press(second, card_two, "acc:ok:%d:admin" % newcomer.id)
+    late = await stage.tg.forge_press(second, card_two, f"acc:ok:{newcomer.id}:admin")
     assert late.show_alert and "already decided" in (late.text or "")
 
 
@@ -94,7 +95,7 @@ async def test_group_is_bound_as_leadership_chat_by_an_admin_only(stage: Stage) 
     await admin.send("/start")
     group = stage.tg.group("领导小组", members=[admin, member])
     await group.send(member, "/bind leadership")
-    await group.wait_for("Only admins")
+    await group.wait_for("只有管理员")
     await group.send(admin, "/bind leadership")
     bound = await group.wait_for("本群已绑定为领导小组群")
     assert bound.chat_id == group.id
@@ -110,6 +111,7 @@ async def test_stranger_in_unbound_group_gets_only_the_short_note(stage: Stage) 
     await group.send(stranger, "/report")
     await group.send(stranger, "/incidents")
     await group.send(stranger, "/help")
+    await stage.settle()
     texts = [m.text for m in group.messages()]
     assert texts == [note.text], texts
 
