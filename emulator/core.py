@@ -1043,10 +1043,12 @@ class Emulator:
             chat=chat, message_id=chat.allocate_id(), date=self._now(), sender=bot.user, **content
         )
         chat.messages[message.message_id] = message
-        if message.reply_keyboard is not None:
-            chat.reply_keyboard = (
-                None if message.reply_keyboard.get("remove_keyboard") else message.reply_keyboard
-            )
+        markup = message.reply_keyboard
+        if markup is not None:
+            if "keyboard" in markup:
+                chat.reply_keyboard = markup
+            elif markup.get("remove_keyboard"):
+                chat.reply_keyboard = None
         self._emit(Event("message", chat.id, message))
         return message
 

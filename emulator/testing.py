@@ -92,6 +92,16 @@ class FileInfo:
         """Size in bytes."""
         return len(self.data)
 
+    @property
+    def content(self) -> bytes:
+        """The file's bytes (same as `data`)."""
+        return self.data
+
+    @property
+    def mime(self) -> str | None:
+        """The MIME type (same as `mime_type`)."""
+        return self.mime_type
+
 
 class BotMessage:
     """A live view of one message the bot sent (always shows its current state)."""
