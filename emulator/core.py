@@ -1186,6 +1186,7 @@ class Emulator:
     # ------------------------------------------------------------------ Bot API methods
 
     def _m_getme(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMe."""
         data = bot.user.to_api()
         data.update(
             can_join_groups=True,
@@ -1197,13 +1198,16 @@ class Emulator:
         return data
 
     def _m_logout(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API logOut."""
         bot.logged_out = True
         return True
 
     def _m_close(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API close."""
         return True
 
     async def _m_getupdates(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getUpdates."""
         if bot.webhook is not None:
             raise ApiError(
                 409,
@@ -1252,6 +1256,7 @@ class Emulator:
             updates.popleft()
 
     def _m_setwebhook(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setWebhook."""
         url = p["url"]
         if not url:
             return self._m_deletewebhook(bot, p, raw)
@@ -1277,6 +1282,7 @@ class Emulator:
         return True
 
     def _m_deletewebhook(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteWebhook."""
         self._stop_webhook(bot)
         bot.webhook = None
         if p.get("drop_pending_updates"):
@@ -1285,6 +1291,7 @@ class Emulator:
         return True
 
     def _m_getwebhookinfo(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getWebhookInfo."""
         hook = bot.webhook
         info: dict[str, Any] = {
             "url": hook.url if hook else "",
@@ -1360,6 +1367,7 @@ class Emulator:
                 await task
 
     def _m_sendmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendMessage."""
         chat = self._target(bot, p["chat_id"])
         text, entities = self._format(p["text"], p.get("parse_mode"), p.get("entities"))
         inline, other = self._markup(p.get("reply_markup"))
@@ -1407,12 +1415,15 @@ class Emulator:
         return message.to_api()
 
     def _m_sendphoto(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendPhoto."""
         return self._send_media(bot, p, raw, "photo")
 
     def _m_senddocument(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendDocument."""
         return self._send_media(bot, p, raw, "document")
 
     def _m_sendmediagroup(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendMediaGroup."""
         chat = self._target(bot, p["chat_id"])
         media = p["media"]
         if not 2 <= len(media) <= 10:
@@ -1458,6 +1469,7 @@ class Emulator:
         return results
 
     def _m_copymessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API copyMessage."""
         chat = self._target(bot, p["chat_id"])
         source_chat = self._target(bot, p["from_chat_id"], write=False)
         source = self._find_message(source_chat, p["message_id"], "message to copy not found")
@@ -1488,6 +1500,7 @@ class Emulator:
         return {"message_id": message.message_id}
 
     def _m_forwardmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API forwardMessage."""
         chat = self._target(bot, p["chat_id"])
         source_chat = self._target(bot, p["from_chat_id"], write=False)
         source = self._find_message(source_chat, p["message_id"], "message to forward not found")
@@ -1508,6 +1521,7 @@ class Emulator:
         return message.to_api()
 
     def _m_editmessagetext(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API editMessageText."""
         message = self._editable(bot, p)
         if message.text is None:
             raise bad_request("there is no text in the message to edit")
@@ -1522,6 +1536,7 @@ class Emulator:
         return message.to_api()
 
     def _m_editmessagecaption(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API editMessageCaption."""
         message = self._editable(bot, p)
         if message.text is not None or message.is_service:
             raise bad_request("there is no caption in the message to edit")
@@ -1547,6 +1562,7 @@ class Emulator:
     def _m_editmessagereplymarkup(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API editMessageReplyMarkup."""
         message = self._editable(bot, p)
         inline, _ = self._markup(p.get("reply_markup"), inline_only=True)
         if inline == message.reply_markup:
@@ -1569,11 +1585,13 @@ class Emulator:
         self._emit(Event("delete", chat.id, message))
 
     def _m_deletemessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteMessage."""
         chat = self._target(bot, p["chat_id"])
         self._delete(bot, chat, p["message_id"])
         return True
 
     def _m_deletemessages(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteMessages."""
         chat = self._target(bot, p["chat_id"])
         ids = p["message_ids"]
         if not 1 <= len(ids) <= 100:
@@ -1590,6 +1608,7 @@ class Emulator:
     def _m_answercallbackquery(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API answerCallbackQuery."""
         query = bot.callback_queries.get(p["callback_query_id"])
         if query is None or query.answer is not None:
             raise bad_request(_QUERY_TOO_OLD)
@@ -1612,6 +1631,7 @@ class Emulator:
         return True
 
     def _m_getfile(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getFile."""
         stored = self.files.get(p["file_id"])
         if stored is None:
             raise bad_request("invalid file_id")
@@ -1620,6 +1640,7 @@ class Emulator:
         return stored.file()
 
     def _m_sendchataction(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendChatAction."""
         chat = self._target(bot, p["chat_id"])
         if p["action"] not in _CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
@@ -1638,6 +1659,7 @@ class Emulator:
         return (str(scope.get("type", "default")), chat_id, scope.get("user_id"))
 
     def _m_setmycommands(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setMyCommands."""
         commands = p["commands"]
         if len(commands) > 100:
             raise bad_request("too many commands")
@@ -1658,14 +1680,17 @@ class Emulator:
         return True
 
     def _m_getmycommands(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMyCommands."""
         key = (self._scope_key(p.get("scope")), p.get("language_code", ""))
         return list(bot.commands.get(key, []))
 
     def _m_deletemycommands(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteMyCommands."""
         bot.commands.pop((self._scope_key(p.get("scope")), p.get("language_code", "")), None)
         return True
 
     def _m_setchatmenubutton(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setChatMenuButton."""
         chat_id = p.get("chat_id")
         if chat_id is not None:
             self._target(bot, chat_id, write=False)
@@ -1673,6 +1698,7 @@ class Emulator:
         return True
 
     def _m_getchatmenubutton(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChatMenuButton."""
         chat_id = p.get("chat_id")
         return bot.menu_buttons.get(chat_id) or bot.menu_buttons.get(None) or {"type": "commands"}
 
@@ -1687,30 +1713,37 @@ class Emulator:
         return True
 
     def _m_setmyname(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setMyName."""
         return self._profile_setter(bot, p, "name", 64)
 
     def _m_getmyname(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMyName."""
         name = bot.profile.get(("name", p.get("language_code", ""))) or bot.user.first_name
         return {"name": name}
 
     def _m_setmydescription(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setMyDescription."""
         return self._profile_setter(bot, p, "description", 512)
 
     def _m_getmydescription(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMyDescription."""
         return {"description": bot.profile.get(("description", p.get("language_code", "")), "")}
 
     def _m_setmyshortdescription(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API setMyShortDescription."""
         return self._profile_setter(bot, p, "short_description", 120)
 
     def _m_getmyshortdescription(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API getMyShortDescription."""
         key = ("short_description", p.get("language_code", ""))
         return {"short_description": bot.profile.get(key, "")}
 
     def _m_getchat(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChat."""
         chat = self._target(bot, p["chat_id"], write=False)
         info = chat.to_api()
         info.update(
@@ -1751,6 +1784,7 @@ class Emulator:
         return user, chat.members.get(user_id, "left")
 
     def _m_getchatmember(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChatMember."""
         chat = self._target(bot, p["chat_id"], write=False)
         user, status = self._member_status(chat, p["user_id"])
         return member_object(user, status)
@@ -1758,6 +1792,7 @@ class Emulator:
     def _m_getchatadministrators(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API getChatAdministrators."""
         chat = self._target(bot, p["chat_id"], write=False)
         if chat.is_private:
             raise bad_request("there are no administrators in the private chat")
@@ -1774,6 +1809,7 @@ class Emulator:
         return admins
 
     def _m_getchatmembercount(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChatMemberCount."""
         chat = self._target(bot, p["chat_id"], write=False)
         if chat.is_private:
             return 2
@@ -1781,6 +1817,7 @@ class Emulator:
         return humans + sum(1 for s in chat.bots.values() if s in ACTIVE_STATUSES)
 
     def _m_leavechat(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API leaveChat."""
         chat = self._target(bot, p["chat_id"], write=False)
         if chat.is_private:
             raise bad_request("chat member status can't be changed in private chats")
@@ -1801,6 +1838,7 @@ class Emulator:
             raise bad_request("not enough rights to manage pinned messages in the chat")
 
     def _m_pinchatmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API pinChatMessage."""
         chat = self._target(bot, p["chat_id"])
         self._can_pin(bot, chat)
         message = self._find_message(chat, p["message_id"], "message to pin not found")
@@ -1819,6 +1857,7 @@ class Emulator:
         return True
 
     def _m_unpinchatmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API unpinChatMessage."""
         chat = self._target(bot, p["chat_id"])
         self._can_pin(bot, chat)
         message_id = p.get("message_id")
@@ -1835,6 +1874,7 @@ class Emulator:
     def _m_unpinallchatmessages(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API unpinAllChatMessages."""
         chat = self._target(bot, p["chat_id"])
         self._can_pin(bot, chat)
         chat.pinned.clear()

@@ -265,9 +265,11 @@ class _ChatHandle:
     cursor: int
 
     def _chat(self) -> Chat:
+        """The chat this handle watches."""
         raise NotImplementedError
 
     def _label(self) -> str:
+        """How failure messages name this chat."""
         raise NotImplementedError
 
     def messages(self, *, include_deleted: bool = False) -> list[BotMessage]:
@@ -362,9 +364,11 @@ class UserHandle(_ChatHandle):
         return self.world.emulator.private_chat(self.user, self.world.bot)
 
     def _chat(self) -> Chat:
+        """The chat this handle watches."""
         return self.chat
 
     def _label(self) -> str:
+        """How failure messages name this chat."""
         return f"private chat of {self.user.full_name}"
 
     @property
@@ -459,9 +463,11 @@ class GroupHandle(_ChatHandle):
         return self.chat.title or ""
 
     def _chat(self) -> Chat:
+        """The chat this handle watches."""
         return self.chat
 
     def _label(self) -> str:
+        """How failure messages name this chat."""
         return f"group {self.title!r} ({self.id})"
 
     async def send(
