@@ -237,6 +237,7 @@ class Emulator:
             if name.startswith("_m_"):
                 func = getattr(self, name)
                 self._handlers[name[3:]] = (func, inspect.iscoroutinefunction(func))
+        self._closing = False
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -914,6 +915,8 @@ class Emulator:
         caption: bool = False,
     ) -> tuple[str, list[dict[str, Any]]]:
         """Parse text or a caption; enforce Telegram's length limits."""
+        if parse_mode and parse_mode.lower() not in ("html", "markdownv2", "markdown"):
+            raise bad_request("unsupported parse_mode")
         try:
             plain, found = parse_text(text, parse_mode, entities, self._user_lookup)
         except ParseError as exc:
@@ -1225,7 +1228,7 @@ class Emulator:
         bot.poll_generation += 1
         generation = bot.poll_generation
         bot.signal_updates()  # wakes an older long poll so it ends with 409 like Telegram's
-        if not bot.updates and timeout > 0:
+        if not bot.updates and timeout > 0 and not self._closing:
             deadline = time.monotonic() + timeout
             while not bot.updates:
                 remaining = deadline - time.monotonic()
@@ -1240,7 +1243,7 @@ class Emulator:
                         "Conflict: terminated by other getUpdates request; "
                         "make sure that only one bot instance is running",
                     )
-                if bot.webhook is not None:
+                if bot.webhook is not None or self._closing:
                     break
         return list(itertools.islice(bot.updates, limit))
 
@@ -1355,9 +1358,11 @@ class Emulator:
                     delay = min(delay * 2, 5.0)
 
     async def aclose(self) -> None:
-        """Stop background work (webhook deliveries)."""
+        """Stop background work: end pending long polls, stop webhook deliveries."""
+        self._closing = True
         tasks = []
         for bot in self.bots.values():
+            bot.signal_updates()
             if bot.webhook is not None and bot.webhook.task is not None:
                 tasks.append(bot.webhook.task)
                 bot.webhook.task.cancel()

@@ -563,7 +563,10 @@ class EmulatorServer:
 
     async def start(self) -> None:
         """Bind and start serving (port 0 picks a free port)."""
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.emulator._closing = False
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=5.0
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()
