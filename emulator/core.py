@@ -237,6 +237,7 @@ class Emulator:
             if name.startswith("_m_"):
                 func = getattr(self, name)
                 self._handlers[name[3:]] = (func, inspect.iscoroutinefunction(func))
+        self._closing = False
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -914,6 +915,8 @@ class Emulator:
         caption: bool = False,
     ) -> tuple[str, list[dict[str, Any]]]:
         """Parse text or a caption; enforce Telegram's length limits."""
+        if parse_mode and parse_mode.lower() not in ("html", "markdownv2", "markdown"):
+            raise bad_request("unsupported parse_mode")
         try:
             plain, found = parse_text(text, parse_mode, entities, self._user_lookup)
         except ParseError as exc:
@@ -1043,10 +1046,12 @@ class Emulator:
             chat=chat, message_id=chat.allocate_id(), date=self._now(), sender=bot.user, **content
         )
         chat.messages[message.message_id] = message
-        if message.reply_keyboard is not None:
-            chat.reply_keyboard = (
-                None if message.reply_keyboard.get("remove_keyboard") else message.reply_keyboard
-            )
+        markup = message.reply_keyboard
+        if markup is not None:
+            if "keyboard" in markup:
+                chat.reply_keyboard = markup
+            elif markup.get("remove_keyboard"):
+                chat.reply_keyboard = None
         self._emit(Event("message", chat.id, message))
         return message
 
@@ -1184,6 +1189,7 @@ class Emulator:
     # ------------------------------------------------------------------ Bot API methods
 
     def _m_getme(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMe."""
         data = bot.user.to_api()
         data.update(
             can_join_groups=True,
@@ -1195,13 +1201,16 @@ class Emulator:
         return data
 
     def _m_logout(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API logOut."""
         bot.logged_out = True
         return True
 
     def _m_close(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API close."""
         return True
 
     async def _m_getupdates(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getUpdates."""
         if bot.webhook is not None:
             raise ApiError(
                 409,
@@ -1219,7 +1228,7 @@ class Emulator:
         bot.poll_generation += 1
         generation = bot.poll_generation
         bot.signal_updates()  # wakes an older long poll so it ends with 409 like Telegram's
-        if not bot.updates and timeout > 0:
+        if not bot.updates and timeout > 0 and not self._closing:
             deadline = time.monotonic() + timeout
             while not bot.updates:
                 remaining = deadline - time.monotonic()
@@ -1234,7 +1243,7 @@ class Emulator:
                         "Conflict: terminated by other getUpdates request; "
                         "make sure that only one bot instance is running",
                     )
-                if bot.webhook is not None:
+                if bot.webhook is not None or self._closing:
                     break
         return list(itertools.islice(bot.updates, limit))
 
@@ -1250,6 +1259,7 @@ class Emulator:
             updates.popleft()
 
     def _m_setwebhook(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setWebhook."""
         url = p["url"]
         if not url:
             return self._m_deletewebhook(bot, p, raw)
@@ -1275,6 +1285,7 @@ class Emulator:
         return True
 
     def _m_deletewebhook(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteWebhook."""
         self._stop_webhook(bot)
         bot.webhook = None
         if p.get("drop_pending_updates"):
@@ -1283,6 +1294,7 @@ class Emulator:
         return True
 
     def _m_getwebhookinfo(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getWebhookInfo."""
         hook = bot.webhook
         info: dict[str, Any] = {
             "url": hook.url if hook else "",
@@ -1346,9 +1358,11 @@ class Emulator:
                     delay = min(delay * 2, 5.0)
 
     async def aclose(self) -> None:
-        """Stop background work (webhook deliveries)."""
+        """Stop background work: end pending long polls, stop webhook deliveries."""
+        self._closing = True
         tasks = []
         for bot in self.bots.values():
+            bot.signal_updates()
             if bot.webhook is not None and bot.webhook.task is not None:
                 tasks.append(bot.webhook.task)
                 bot.webhook.task.cancel()
@@ -1358,6 +1372,7 @@ class Emulator:
                 await task
 
     def _m_sendmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendMessage."""
         chat = self._target(bot, p["chat_id"])
         text, entities = self._format(p["text"], p.get("parse_mode"), p.get("entities"))
         inline, other = self._markup(p.get("reply_markup"))
@@ -1405,12 +1420,15 @@ class Emulator:
         return message.to_api()
 
     def _m_sendphoto(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendPhoto."""
         return self._send_media(bot, p, raw, "photo")
 
     def _m_senddocument(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendDocument."""
         return self._send_media(bot, p, raw, "document")
 
     def _m_sendmediagroup(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendMediaGroup."""
         chat = self._target(bot, p["chat_id"])
         media = p["media"]
         if not 2 <= len(media) <= 10:
@@ -1456,6 +1474,7 @@ class Emulator:
         return results
 
     def _m_copymessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API copyMessage."""
         chat = self._target(bot, p["chat_id"])
         source_chat = self._target(bot, p["from_chat_id"], write=False)
         source = self._find_message(source_chat, p["message_id"], "message to copy not found")
@@ -1486,6 +1505,7 @@ class Emulator:
         return {"message_id": message.message_id}
 
     def _m_forwardmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API forwardMessage."""
         chat = self._target(bot, p["chat_id"])
         source_chat = self._target(bot, p["from_chat_id"], write=False)
         source = self._find_message(source_chat, p["message_id"], "message to forward not found")
@@ -1506,6 +1526,7 @@ class Emulator:
         return message.to_api()
 
     def _m_editmessagetext(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API editMessageText."""
         message = self._editable(bot, p)
         if message.text is None:
             raise bad_request("there is no text in the message to edit")
@@ -1520,6 +1541,7 @@ class Emulator:
         return message.to_api()
 
     def _m_editmessagecaption(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API editMessageCaption."""
         message = self._editable(bot, p)
         if message.text is not None or message.is_service:
             raise bad_request("there is no caption in the message to edit")
@@ -1545,6 +1567,7 @@ class Emulator:
     def _m_editmessagereplymarkup(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API editMessageReplyMarkup."""
         message = self._editable(bot, p)
         inline, _ = self._markup(p.get("reply_markup"), inline_only=True)
         if inline == message.reply_markup:
@@ -1567,11 +1590,13 @@ class Emulator:
         self._emit(Event("delete", chat.id, message))
 
     def _m_deletemessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteMessage."""
         chat = self._target(bot, p["chat_id"])
         self._delete(bot, chat, p["message_id"])
         return True
 
     def _m_deletemessages(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteMessages."""
         chat = self._target(bot, p["chat_id"])
         ids = p["message_ids"]
         if not 1 <= len(ids) <= 100:
@@ -1588,6 +1613,7 @@ class Emulator:
     def _m_answercallbackquery(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API answerCallbackQuery."""
         query = bot.callback_queries.get(p["callback_query_id"])
         if query is None or query.answer is not None:
             raise bad_request(_QUERY_TOO_OLD)
@@ -1610,6 +1636,7 @@ class Emulator:
         return True
 
     def _m_getfile(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getFile."""
         stored = self.files.get(p["file_id"])
         if stored is None:
             raise bad_request("invalid file_id")
@@ -1618,6 +1645,7 @@ class Emulator:
         return stored.file()
 
     def _m_sendchataction(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API sendChatAction."""
         chat = self._target(bot, p["chat_id"])
         if p["action"] not in _CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
@@ -1636,6 +1664,7 @@ class Emulator:
         return (str(scope.get("type", "default")), chat_id, scope.get("user_id"))
 
     def _m_setmycommands(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setMyCommands."""
         commands = p["commands"]
         if len(commands) > 100:
             raise bad_request("too many commands")
@@ -1656,14 +1685,17 @@ class Emulator:
         return True
 
     def _m_getmycommands(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMyCommands."""
         key = (self._scope_key(p.get("scope")), p.get("language_code", ""))
         return list(bot.commands.get(key, []))
 
     def _m_deletemycommands(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API deleteMyCommands."""
         bot.commands.pop((self._scope_key(p.get("scope")), p.get("language_code", "")), None)
         return True
 
     def _m_setchatmenubutton(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setChatMenuButton."""
         chat_id = p.get("chat_id")
         if chat_id is not None:
             self._target(bot, chat_id, write=False)
@@ -1671,6 +1703,7 @@ class Emulator:
         return True
 
     def _m_getchatmenubutton(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChatMenuButton."""
         chat_id = p.get("chat_id")
         return bot.menu_buttons.get(chat_id) or bot.menu_buttons.get(None) or {"type": "commands"}
 
@@ -1685,30 +1718,37 @@ class Emulator:
         return True
 
     def _m_setmyname(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setMyName."""
         return self._profile_setter(bot, p, "name", 64)
 
     def _m_getmyname(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMyName."""
         name = bot.profile.get(("name", p.get("language_code", ""))) or bot.user.first_name
         return {"name": name}
 
     def _m_setmydescription(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API setMyDescription."""
         return self._profile_setter(bot, p, "description", 512)
 
     def _m_getmydescription(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getMyDescription."""
         return {"description": bot.profile.get(("description", p.get("language_code", "")), "")}
 
     def _m_setmyshortdescription(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API setMyShortDescription."""
         return self._profile_setter(bot, p, "short_description", 120)
 
     def _m_getmyshortdescription(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API getMyShortDescription."""
         key = ("short_description", p.get("language_code", ""))
         return {"short_description": bot.profile.get(key, "")}
 
     def _m_getchat(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChat."""
         chat = self._target(bot, p["chat_id"], write=False)
         info = chat.to_api()
         info.update(
@@ -1749,6 +1789,7 @@ class Emulator:
         return user, chat.members.get(user_id, "left")
 
     def _m_getchatmember(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChatMember."""
         chat = self._target(bot, p["chat_id"], write=False)
         user, status = self._member_status(chat, p["user_id"])
         return member_object(user, status)
@@ -1756,6 +1797,7 @@ class Emulator:
     def _m_getchatadministrators(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API getChatAdministrators."""
         chat = self._target(bot, p["chat_id"], write=False)
         if chat.is_private:
             raise bad_request("there are no administrators in the private chat")
@@ -1772,6 +1814,7 @@ class Emulator:
         return admins
 
     def _m_getchatmembercount(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API getChatMemberCount."""
         chat = self._target(bot, p["chat_id"], write=False)
         if chat.is_private:
             return 2
@@ -1779,6 +1822,7 @@ class Emulator:
         return humans + sum(1 for s in chat.bots.values() if s in ACTIVE_STATUSES)
 
     def _m_leavechat(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API leaveChat."""
         chat = self._target(bot, p["chat_id"], write=False)
         if chat.is_private:
             raise bad_request("chat member status can't be changed in private chats")
@@ -1799,6 +1843,7 @@ class Emulator:
             raise bad_request("not enough rights to manage pinned messages in the chat")
 
     def _m_pinchatmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API pinChatMessage."""
         chat = self._target(bot, p["chat_id"])
         self._can_pin(bot, chat)
         message = self._find_message(chat, p["message_id"], "message to pin not found")
@@ -1817,6 +1862,7 @@ class Emulator:
         return True
 
     def _m_unpinchatmessage(self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]) -> Any:
+        """Bot API unpinChatMessage."""
         chat = self._target(bot, p["chat_id"])
         self._can_pin(bot, chat)
         message_id = p.get("message_id")
@@ -1833,6 +1879,7 @@ class Emulator:
     def _m_unpinallchatmessages(
         self, bot: BotAccount, p: dict[str, Any], raw: dict[str, Any]
     ) -> Any:
+        """Bot API unpinAllChatMessages."""
         chat = self._target(bot, p["chat_id"])
         self._can_pin(bot, chat)
         chat.pinned.clear()

@@ -202,6 +202,7 @@ def _chat_from(request: web.Request) -> Chat:
 
 
 async def _c_state(request: web.Request) -> Any:
+    """GET /control/state."""
     emulator = _emu(request)
     return {
         "bots": [
@@ -219,10 +220,12 @@ async def _c_state(request: web.Request) -> Any:
 
 
 async def _c_users_list(request: web.Request) -> Any:
+    """GET /control/users."""
     return [_user_view(u) for u in _emu(request).users.values()]
 
 
 async def _c_users_create(request: web.Request) -> Any:
+    """POST /control/users."""
     body = await _body(request)
     name = str(body.get("first_name") or body.get("name") or "User")
     first, _, last = name.partition(" ") if "first_name" not in body else (name, "", "")
@@ -243,6 +246,7 @@ def _lang(lang: str | None) -> str | None:
 
 
 async def _c_groups_create(request: web.Request) -> Any:
+    """POST /control/groups."""
     emulator = _emu(request)
     body = await _body(request)
     members = [emulator.user(int(uid)) for uid in body.get("members", [])]
@@ -260,16 +264,19 @@ async def _c_groups_create(request: web.Request) -> Any:
 
 
 async def _c_chats(request: web.Request) -> Any:
+    """GET /control/chats."""
     emulator = _emu(request)
     chats = list(emulator.chats.values()) + list(emulator.private.values())
     return [_chat_view(emulator, c) for c in chats]
 
 
 async def _c_chat(request: web.Request) -> Any:
+    """GET /control/chats/{chat_id}."""
     return _chat_view(_emu(request), _chat_from(request))
 
 
 async def _c_messages(request: web.Request) -> Any:
+    """GET /control/chats/{chat_id}/messages."""
     emulator = _emu(request)
     chat = _chat_from(request).current
     everything = request.query.get("all") in ("1", "true")
@@ -283,6 +290,7 @@ async def _c_messages(request: web.Request) -> Any:
 
 
 async def _c_send(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/send."""
     emulator = _emu(request)
     chat = _chat_from(request)
     body = await _body(request)
@@ -312,6 +320,7 @@ async def _c_send(request: web.Request) -> Any:
 
 
 async def _c_press(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/press."""
     emulator = _emu(request)
     chat = _chat_from(request).current
     body = await _body(request)
@@ -338,6 +347,7 @@ async def _c_press(request: web.Request) -> Any:
 
 
 async def _c_callback(request: web.Request) -> Any:
+    """GET /control/callbacks/{query_id}."""
     query = _emu(request).callbacks.get(request.match_info["query_id"])
     if query is None:
         raise EmulatorError("unknown callback query")
@@ -349,6 +359,7 @@ async def _c_callback(request: web.Request) -> Any:
 
 
 async def _c_migrate(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/migrate."""
     emulator = _emu(request)
     body = await _body(request)
     by = emulator.user(int(body["by"])) if body.get("by") else None
@@ -357,6 +368,7 @@ async def _c_migrate(request: web.Request) -> Any:
 
 
 async def _c_group_bot(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/bot."""
     emulator = _emu(request)
     body = await _body(request)
     chat = _chat_from(request)
@@ -374,6 +386,7 @@ async def _c_group_bot(request: web.Request) -> Any:
 
 
 async def _c_group_members(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/members."""
     emulator = _emu(request)
     body = await _body(request)
     chat = _chat_from(request)
@@ -387,6 +400,7 @@ async def _c_group_members(request: web.Request) -> Any:
 
 
 async def _c_block(request: web.Request) -> Any:
+    """POST /control/users/{user_id}/{action:block|unblock}."""
     emulator = _emu(request)
     user = emulator.user(int(request.match_info["user_id"]))
     if request.match_info["action"] == "block":
@@ -397,10 +411,12 @@ async def _c_block(request: web.Request) -> Any:
 
 
 async def _c_faults_list(request: web.Request) -> Any:
+    """GET /control/faults."""
     return [f.to_dict() for f in _emu(request).faults.list()]
 
 
 async def _c_faults_add(request: web.Request) -> Any:
+    """POST /control/faults."""
     body = await _body(request)
     allowed = {
         "method",
@@ -424,11 +440,13 @@ async def _c_faults_add(request: web.Request) -> Any:
 
 
 async def _c_faults_clear(request: web.Request) -> Any:
+    """DELETE /control/faults."""
     _emu(request).faults.clear()
     return True
 
 
 async def _c_requests(request: web.Request) -> Any:
+    """GET /control/requests."""
     emulator = _emu(request)
     since = int(request.query.get("since", 0))
     method = request.query.get("method")
@@ -439,11 +457,13 @@ async def _c_requests(request: web.Request) -> Any:
 
 
 async def _c_reset(request: web.Request) -> Any:
+    """POST /control/reset."""
     _emu(request).reset()
     return True
 
 
 async def _c_limits(request: web.Request) -> Any:
+    """POST /control/limits and DELETE /control/limits."""
     emulator = _emu(request)
     if request.method == "DELETE":
         emulator.disable_limits()
@@ -462,6 +482,7 @@ async def _c_limits(request: web.Request) -> Any:
 
 
 async def _c_file(request: web.Request) -> web.Response:
+    """GET /control/files/{file_id}."""
     emulator = _emu(request)
     stored = emulator.files.get(request.match_info["file_id"])
     if stored is None:
@@ -542,7 +563,10 @@ class EmulatorServer:
 
     async def start(self) -> None:
         """Bind and start serving (port 0 picks a free port)."""
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.emulator._closing = False
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=5.0
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
         await site.start()

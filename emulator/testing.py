@@ -92,6 +92,16 @@ class FileInfo:
         """Size in bytes."""
         return len(self.data)
 
+    @property
+    def content(self) -> bytes:
+        """The file's bytes (same as `data`)."""
+        return self.data
+
+    @property
+    def mime(self) -> str | None:
+        """The MIME type (same as `mime_type`)."""
+        return self.mime_type
+
 
 class BotMessage:
     """A live view of one message the bot sent (always shows its current state)."""
@@ -255,9 +265,11 @@ class _ChatHandle:
     cursor: int
 
     def _chat(self) -> Chat:
+        """The chat this handle watches."""
         raise NotImplementedError
 
     def _label(self) -> str:
+        """How failure messages name this chat."""
         raise NotImplementedError
 
     def messages(self, *, include_deleted: bool = False) -> list[BotMessage]:
@@ -352,9 +364,11 @@ class UserHandle(_ChatHandle):
         return self.world.emulator.private_chat(self.user, self.world.bot)
 
     def _chat(self) -> Chat:
+        """The chat this handle watches."""
         return self.chat
 
     def _label(self) -> str:
+        """How failure messages name this chat."""
         return f"private chat of {self.user.full_name}"
 
     @property
@@ -449,9 +463,11 @@ class GroupHandle(_ChatHandle):
         return self.chat.title or ""
 
     def _chat(self) -> Chat:
+        """The chat this handle watches."""
         return self.chat
 
     def _label(self) -> str:
+        """How failure messages name this chat."""
         return f"group {self.title!r} ({self.id})"
 
     async def send(

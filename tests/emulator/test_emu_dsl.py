@@ -178,3 +178,27 @@ async def test_group_migration_keeps_handles_working(tg: TelegramWorld, bot: Bot
     assert (await leaders.wait_for("after")).chat_id == new_id
     await leaders.send(admin, "/status")
     assert [m.text for m in leaders.messages()] == ["before", "after"]
+
+
+async def test_reply_keyboards_and_html_views(tg: TelegramWorld, bot: Bot) -> None:
+    from telegram import ForceReply, ReplyKeyboardMarkup, ReplyKeyboardRemove
+
+    staff = tg.user("Staff")
+    await staff.send("/start")
+    sent = await bot.send_message(
+        staff.id, "Choose", reply_markup=ReplyKeyboardMarkup([["Report", "Status"]])
+    )
+    assert sent.reply_markup is None, "Telegram returns only inline keyboards in messages"
+    assert staff.keyboard == [["Report", "Status"]]
+    await bot.send_message(staff.id, "Describe it", reply_markup=ForceReply())
+    assert staff.keyboard == [["Report", "Status"]], "ForceReply leaves the keyboard alone"
+    await bot.send_message(staff.id, "Done", reply_markup=ReplyKeyboardRemove())
+    assert staff.keyboard is None
+    await bot.send_message(
+        staff.id,
+        'See <a href="https://example.org">the <b>plan</b></a> &amp; go',
+        parse_mode="HTML",
+    )
+    shown = await staff.wait_for("See")
+    assert shown.text == "See the plan & go"
+    assert shown.html == 'See <a href="https://example.org/">the <b>plan</b></a> &amp; go'

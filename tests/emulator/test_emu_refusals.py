@@ -243,3 +243,8 @@ async def test_bad_json_body(server: EmulatorServer, http: aiohttp.ClientSession
     ) as response:
         assert response.status == 400
         assert (await response.json())["ok"] is False
+
+
+async def test_unsupported_parse_mode(api: ApiCall, started: int) -> None:
+    status, body = await api("sendMessage", chat_id=started, text="x", parse_mode="BBCode")
+    assert (status, body["description"]) == (400, "Bad Request: unsupported parse_mode")

@@ -172,3 +172,22 @@ async def test_webhook_without_secret_sends_no_header(
     await tg.user("Li").send("/start")
     await wait_until(lambda: len(received) >= 1)
     assert "X-Telegram-Bot-Api-Secret-Token" not in received[0][1]
+
+
+async def test_stopping_the_server_ends_pending_long_polls() -> None:
+    import aiohttp
+    from emu_helpers import TOKEN
+
+    from emulator import EmulatorServer
+
+    emu = Emulator()
+    server = EmulatorServer(emu)
+    await server.start()
+    async with aiohttp.ClientSession() as http:
+        poll = asyncio.create_task(http.get(f"{server.base_url}{TOKEN}/getUpdates?timeout=30"))
+        await poll_started(emu, 1)
+        started = time.monotonic()
+        await server.stop()
+        response = await asyncio.wait_for(poll, 5)
+        assert await response.json() == {"ok": True, "result": []}
+        assert time.monotonic() - started < 5
