@@ -86,6 +86,8 @@ async def gate(update: Update, context: BotContext) -> None:
         viewer = await access_q.get_user(session=session, user_id=user.id)
         if viewer is not None:
             users.refresh_profile(viewer, person(update))
+        elif user.id in ctx.settings.admin_ids:
+            viewer, _ = await users.register(session=session, ctx=ctx, person=person(update))
         group_row = None
         if chat.type != ChatType.PRIVATE:
             group_row = await access_q.get_chat(session=session, chat_id=chat.id)

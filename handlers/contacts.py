@@ -40,9 +40,13 @@ async def show(update: Update, context: BotContext) -> None:
             Button(label(language, texts.EDIT), data="ct:edit"),
             Button(label(language, texts.REMOVE), data="ct:del"),
         ]]
-    if update.callback_query is not None:
-        await answer(update.callback_query)
     await reply(update, text, keyboard)
+
+
+async def show_button(update: Update, context: BotContext) -> None:
+    """The Contacts button under /start and /help."""
+    await answer(update.callback_query)
+    await show(update, context)
 
 
 async def _admin_only(update: Update, context: BotContext) -> bool:
@@ -120,6 +124,7 @@ async def button(update: Update, context: BotContext) -> None:
             await answer(query)
             await _advance(update, context, convo, "")
         elif action == "show":
+            await answer(query)
             await show(update, context)
         else:
             raise ValueError(action)
@@ -210,7 +215,7 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.bot_data["commands"].add(CommandSpec("contacts", access_texts.CMD_CONTACTS, order=5,
                                              group=True))
     app.add_handler(CommandHandler("contacts", show))
-    app.add_handler(CallbackQueryHandler(show, pattern=r"^menu:contacts$"))
+    app.add_handler(CallbackQueryHandler(show_button, pattern=r"^menu:contacts$"))
     app.add_handler(CallbackQueryHandler(button, pattern=r"^ct:"))
     router(app).register(KIND, on_message)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from emu_helpers import TOKEN, ApiCall
+from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 from emulator import Emulator, EmulatorServer, TelegramWorld
 

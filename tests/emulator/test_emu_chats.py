@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emu_helpers import ApiCall
+from tests.emulator.emu_helpers import ApiCall
 
 from emulator import Emulator, TelegramWorld
 from emulator.testing import UserHandle

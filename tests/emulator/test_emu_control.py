@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from emu_helpers import TOKEN, ApiCall
+from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 from emulator import Emulator, EmulatorServer
 from emulator.client import ControlError, EmulatorClient

@@ -9,7 +9,7 @@ import zlib
 
 import aiohttp
 import pytest
-from emu_helpers import TOKEN, ApiCall
+from tests.emulator.emu_helpers import TOKEN, ApiCall
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from emu_helpers import TOKEN
+from tests.emulator.emu_helpers import TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from emu_helpers import TOKEN
+from tests.emulator.emu_helpers import TOKEN
 from telegram import (
     Bot,
     BotCommand,

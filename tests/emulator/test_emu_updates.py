@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from emu_helpers import ApiCall
+from tests.emulator.emu_helpers import ApiCall
 
 from emulator import Emulator, TelegramWorld
 
@@ -176,7 +176,7 @@ async def test_webhook_without_secret_sends_no_header(
 
 async def test_stopping_the_server_ends_pending_long_polls() -> None:
     import aiohttp
-    from emu_helpers import TOKEN
+    from tests.emulator.emu_helpers import TOKEN
 
     from emulator import EmulatorServer
 
