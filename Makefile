@@ -20,6 +20,7 @@ test: $(STAMP) lint test-sqlite test-postgresql
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m messages.catalog check
 

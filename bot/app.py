@@ -82,8 +82,9 @@ async def on_start(app: AnyApplication) -> None:
         for admin_id in ctx.settings.admin_ids:
             user = await access_q.get_user(session=session, user_id=admin_id)
             if user is not None and Role.ADMIN not in user.role_names:
-                await access_q.set_roles(session=session, user=user,
-                                         roles=[*user.role_names, Role.ADMIN])
+                await access_q.set_roles(
+                    session=session, user=user, roles=[*user.role_names, Role.ADMIN]
+                )
             if user is not None:
                 user.status = UserStatus.ACTIVE
     dispatcher = Dispatcher(
@@ -97,8 +98,11 @@ async def on_start(app: AnyApplication) -> None:
     await dispatcher.start()
     assert app.job_queue is not None
     app.job_queue.run_repeating(
-        ctx.scheduler.job, interval=ctx.policy.scheduler_tick_seconds, first=0.05,
-        name="scheduler", job_kwargs={"misfire_grace_time": None, "coalesce": True},
+        ctx.scheduler.job,
+        interval=ctx.policy.scheduler_tick_seconds,
+        first=0.05,
+        name="scheduler",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True},
     )
     try:
         await set_default_commands(app)
@@ -111,8 +115,9 @@ async def _chat_problem(ctx: AppContext, chat_id: int, reason: str) -> None:
     async with ctx.db.transaction() as session:
         chat = await access_q.get_chat(session=session, chat_id=chat_id)
         if chat is not None and chat.purpose:
-            await chats.tell_admins(session=session, ctx=ctx, template="chats/bot_removed",
-                                    chat=chat)
+            await chats.tell_admins(
+                session=session, ctx=ctx, template="chats/bot_removed", chat=chat
+            )
 
 
 async def on_stop(app: AnyApplication) -> None:

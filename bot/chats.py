@@ -35,8 +35,9 @@ async def bind(
     except ValueError as exc:
         raise Invalid("chats.unknown_purpose", purpose=purpose) from exc
     now = ctx.now()
-    chat = await q.upsert_chat(session=session, chat_id=chat_id, title=title,
-                               chat_type=chat_type, now=now)
+    chat = await q.upsert_chat(
+        session=session, chat_id=chat_id, title=title, chat_type=chat_type, now=now
+    )
     previous = await q.chat_for_purpose(session=session, purpose=wanted)
     if previous is not None and previous.id != chat.id:
         previous.purpose = None
@@ -48,9 +49,15 @@ async def bind(
     chat.bound_at = now
     chat.bot_removed = False
     await session.flush()
-    await audit.record(session=session, now=now, actor_id=admin_id, action="chat.bound",
-                       target=f"chat:{chat.id}", purpose=wanted.value,
-                       replaced=previous.id if previous else None)
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=admin_id,
+        action="chat.bound",
+        target=f"chat:{chat.id}",
+        purpose=wanted.value,
+        replaced=previous.id if previous else None,
+    )
     return chat, previous
 
 
@@ -66,8 +73,14 @@ async def unbind(
         return None
     purpose = chat.purpose
     chat.purpose = None
-    await audit.record(session=session, now=ctx.now(), actor_id=admin_id, action="chat.unbound",
-                       target=f"chat:{chat.id}", purpose=purpose)
+    await audit.record(
+        session=session,
+        now=ctx.now(),
+        actor_id=admin_id,
+        action="chat.unbound",
+        target=f"chat:{chat.id}",
+        purpose=purpose,
+    )
     return purpose
 
 
@@ -107,8 +120,14 @@ async def follow_migration(
     await runtime_q.move_chat_outbox(
         session=session, old_chat_id=old_chat_id, new_chat_id=new_chat_id
     )
-    await audit.record(session=session, now=now, actor_id=None, action="chat.migrated",
-                       target=f"chat:{old_chat_id}", new_chat_id=new_chat_id)
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=None,
+        action="chat.migrated",
+        target=f"chat:{old_chat_id}",
+        new_chat_id=new_chat_id,
+    )
     return new
 
 
@@ -123,13 +142,20 @@ async def bot_membership(
 ) -> Chat:
     """Record the bot being added to or removed from a group; tell admins of a lost binding."""
     now = ctx.now()
-    chat = await q.upsert_chat(session=session, chat_id=chat_id, title=title,
-                               chat_type=chat_type, now=now)
+    chat = await q.upsert_chat(
+        session=session, chat_id=chat_id, title=title, chat_type=chat_type, now=now
+    )
     was_removed = chat.bot_removed
     chat.bot_removed = not present
     if not present and not was_removed and chat.purpose:
-        await audit.record(session=session, now=now, actor_id=None, action="chat.bot_removed",
-                           target=f"chat:{chat.id}", purpose=chat.purpose)
+        await audit.record(
+            session=session,
+            now=now,
+            actor_id=None,
+            action="chat.bot_removed",
+            target=f"chat:{chat.id}",
+            purpose=chat.purpose,
+        )
         await tell_admins(session=session, ctx=ctx, template="chats/bot_removed", chat=chat)
     return chat
 
@@ -142,6 +168,9 @@ async def tell_admins(
 
     for admin in await admins(session=session):
         await delivery.enqueue_message(
-            session=session, chat_id=admin.id, now=ctx.now(), priority=delivery.URGENT,
+            session=session,
+            chat_id=admin.id,
+            now=ctx.now(),
+            priority=delivery.URGENT,
             text=ctx.renderer.render(admin.language, template, **context),
         )

@@ -60,8 +60,10 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
         return 2
     source = settings.incident_bot_config
     print(f"environment: ok (token {'set' if settings.telegram_bot_token else 'NOT set'})")
-    print(f"policy: ok ({source if source.exists() else 'built-in defaults'}; "
-          f"time zone {policy.timezone}; {len(policy.contacts)} contacts)")
+    print(
+        f"policy: ok ({source if source.exists() else 'built-in defaults'}; "
+        f"time zone {policy.timezone}; {len(policy.contacts)} contacts)"
+    )
     return 0
 
 
@@ -99,11 +101,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         secret = hashlib.sha256(settings.token.encode()).hexdigest()[:32]
         path = hashlib.sha256(("path" + settings.token).encode()).hexdigest()[:24]
         url = settings.webhook_url.rstrip("/") + "/" + path
-        log.info("taking updates by webhook on %s:%s", settings.webhook_listen,
-                 settings.webhook_port)
+        log.info(
+            "taking updates by webhook on %s:%s", settings.webhook_listen, settings.webhook_port
+        )
         app.run_webhook(
-            listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
-            webhook_url=url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
         )
     else:
         log.info("taking updates by long polling")
@@ -119,9 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
-        func=cmd_migrate)
-    sub.add_parser("check-config", help="validate the environment and the policy file") \
-        .set_defaults(func=cmd_check_config)
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "check-config", help="validate the environment and the policy file"
+    ).set_defaults(func=cmd_check_config)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -46,6 +46,7 @@ class CommandRegistry:
     def for_roles(self, user_roles: set[str], *, private: bool = True) -> list[CommandSpec]:
         """The commands a user with these roles may use in a private chat or a group."""
         return [
-            spec for spec in self.all()
+            spec
+            for spec in self.all()
             if spec.allowed(user_roles) and (spec.private if private else spec.group)
         ]

@@ -69,9 +69,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
     @property
@@ -136,9 +134,7 @@ class AckPolicy(_Section):
 
     large: list[Role] = Field(default_factory=lambda: [Role.LEADER])
     medium: list[Role] = Field(default_factory=lambda: [Role.TECH_CENTER, Role.LEADER])
-    small: list[Role] = Field(
-        default_factory=lambda: [Role.DUTY, Role.TECH_CENTER, Role.LEADER]
-    )
+    small: list[Role] = Field(default_factory=lambda: [Role.DUTY, Role.TECH_CENTER, Role.LEADER])
 
     def roles(self, level: Level) -> set[Role]:
         """Roles allowed to handle a level."""
@@ -236,7 +232,8 @@ class Policy(_Section):
             for key in ("office_phone", "mobile"):
                 try:
                     value = international(
-                        getattr(contact, key), region=self.phone_region,
+                        getattr(contact, key),
+                        region=self.phone_region,
                         area_code=self.phone_area_code,
                     )
                 except BadPhone as exc:

@@ -22,9 +22,15 @@ async def seed_from_policy(*, session: AsyncSession, ctx: AppContext) -> int:
         return 0
     for order, entry in enumerate(ctx.policy.contacts):
         await q.add_contact(
-            session=session, position=entry.position.value, name=entry.name, title=entry.title,
-            area=entry.area, office_phone=entry.office_phone, mobile=entry.mobile,
-            telegram_id=entry.telegram_id, sort_order=order,
+            session=session,
+            position=entry.position.value,
+            name=entry.name,
+            title=entry.title,
+            area=entry.area,
+            office_phone=entry.office_phone,
+            mobile=entry.mobile,
+            telegram_id=entry.telegram_id,
+            sort_order=order,
         )
     return len(ctx.policy.contacts)
 
@@ -71,18 +77,35 @@ async def add(
     if not 1 <= len(name) <= 100:
         raise Invalid("contacts.bad_name")
     contact = await q.add_contact(
-        session=session, position=position.value, name=name, title=title.strip(),
-        area=area.strip(), office_phone=phone(ctx, office_phone) if office_phone else "",
-        mobile=phone(ctx, mobile) if mobile else "", telegram_id=telegram_id,
+        session=session,
+        position=position.value,
+        name=name,
+        title=title.strip(),
+        area=area.strip(),
+        office_phone=phone(ctx, office_phone) if office_phone else "",
+        mobile=phone(ctx, mobile) if mobile else "",
+        telegram_id=telegram_id,
         sort_order=await q.count_contacts(session=session),
     )
-    await audit.record(session=session, now=ctx.now(), actor_id=admin_id, action="contact.added",
-                       target=f"contact:{contact.id}", name=contact.name, position=position.value)
+    await audit.record(
+        session=session,
+        now=ctx.now(),
+        actor_id=admin_id,
+        action="contact.added",
+        target=f"contact:{contact.id}",
+        name=contact.name,
+        position=position.value,
+    )
     return contact
 
 
 async def update_field(
-    *, session: AsyncSession, ctx: AppContext, admin_id: int, contact_id: int, field: str,
+    *,
+    session: AsyncSession,
+    ctx: AppContext,
+    admin_id: int,
+    contact_id: int,
+    field: str,
     value: str,
 ) -> Contact:
     """Change one field of a contact (admins only)."""
@@ -99,9 +122,16 @@ async def update_field(
         raise Invalid("contacts.bad_name")
     before = getattr(contact, field)
     setattr(contact, field, value[:100])
-    await audit.record(session=session, now=ctx.now(), actor_id=admin_id,
-                       action="contact.changed", target=f"contact:{contact.id}", field=field,
-                       before=before, after=value)
+    await audit.record(
+        session=session,
+        now=ctx.now(),
+        actor_id=admin_id,
+        action="contact.changed",
+        target=f"contact:{contact.id}",
+        field=field,
+        before=before,
+        after=value,
+    )
     return contact
 
 
@@ -112,12 +142,20 @@ async def remove(*, session: AsyncSession, ctx: AppContext, admin_id: int, conta
     if contact is None:
         raise NotFound("contacts.gone")
     await q.delete_contact(session=session, contact_id=contact_id)
-    await audit.record(session=session, now=ctx.now(), actor_id=admin_id,
-                       action="contact.removed", target=f"contact:{contact_id}", name=contact.name)
+    await audit.record(
+        session=session,
+        now=ctx.now(),
+        actor_id=admin_id,
+        action="contact.removed",
+        target=f"contact:{contact_id}",
+        name=contact.name,
+    )
 
 
 async def telegram_ids_for(*, session: AsyncSession, position: Position) -> list[int]:
     """Telegram ids of the people in a position who can be messaged."""
-    return [c.telegram_id for c in await q.contacts_in_position(session=session,
-                                                                   position=position.value)
-            if c.telegram_id]
+    return [
+        c.telegram_id
+        for c in await q.contacts_in_position(session=session, position=position.value)
+        if c.telegram_id
+    ]

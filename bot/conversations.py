@@ -65,9 +65,12 @@ async def sweep(ctx: AppContext) -> None:
             await q.delete_conversation(session=session, user_id=convo.user_id)
             if user is not None:
                 await delivery.enqueue_message(
-                    session=session, chat_id=user.id, now=now,
-                    text=ctx.renderer.render(user.language, "conversations/expired",
-                                             kind=convo.kind, step=convo.step),
+                    session=session,
+                    chat_id=user.id,
+                    now=now,
+                    text=ctx.renderer.render(
+                        user.language, "conversations/expired", kind=convo.kind, step=convo.step
+                    ),
                 )
         expired = {c.user_id for c in expire}
         for convo in remind:
@@ -78,9 +81,14 @@ async def sweep(ctx: AppContext) -> None:
             if user is None:
                 continue
             await delivery.enqueue_message(
-                session=session, chat_id=user.id, now=now,
+                session=session,
+                chat_id=user.id,
+                now=now,
                 text=ctx.renderer.render(
-                    user.language, "conversations/reminder", kind=convo.kind, step=convo.step,
+                    user.language,
+                    "conversations/reminder",
+                    kind=convo.kind,
+                    step=convo.step,
                     minutes=int(policy.expire_after_minutes),
                 ),
             )

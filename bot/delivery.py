@@ -466,8 +466,13 @@ class Dispatcher:
             # The original is still queued; try again once it has gone out.
             retry = self.clock.now() + timedelta(seconds=0.5)
             self._record(
-                _Outcome(row.id, q.PENDING, retry_at=retry, error="waiting for the original",
-                         count_attempt=False)
+                _Outcome(
+                    row.id,
+                    q.PENDING,
+                    retry_at=retry,
+                    error="waiting for the original",
+                    count_attempt=False,
+                )
             )
             return None
         return message_id
@@ -481,13 +486,20 @@ class Dispatcher:
             self.pacer.pause(wait)
             self.stats.rate_limited += 1
             return _Outcome(
-                row.id, q.PENDING, retry_at=now + timedelta(seconds=wait),
-                error=str(exc), count_attempt=False,
+                row.id,
+                q.PENDING,
+                retry_at=now + timedelta(seconds=wait),
+                error=str(exc),
+                count_attempt=False,
             )
         except ChatMigrated as exc:
             await self._migrate(row.chat_id, exc.new_chat_id)
             return _Outcome(
-                row.id, q.PENDING, retry_at=now, error=str(exc), count_attempt=False,
+                row.id,
+                q.PENDING,
+                retry_at=now,
+                error=str(exc),
+                count_attempt=False,
                 chat_id=exc.new_chat_id,
             )
         except Forbidden as exc:
@@ -517,8 +529,11 @@ class Dispatcher:
         delay = min(2 ** (attempts - 1), 60)
         self.stats.retried += 1
         return _Outcome(
-            row.id, q.PENDING, retry_at=self.clock.now() + timedelta(seconds=delay),
-            error=str(exc), possible_duplicate=possible_duplicate,
+            row.id,
+            q.PENDING,
+            retry_at=self.clock.now() + timedelta(seconds=delay),
+            error=str(exc),
+            possible_duplicate=possible_duplicate,
         )
 
     async def _forbidden(self, row: OutboxMessage, exc: Forbidden) -> _Outcome:
@@ -560,7 +575,9 @@ class Dispatcher:
 
         async with self.db.transaction() as session:
             await chats.follow_migration(
-                session=session, old_chat_id=old_chat_id, new_chat_id=new_chat_id,
+                session=session,
+                old_chat_id=old_chat_id,
+                new_chat_id=new_chat_id,
                 now=self.clock.now(),
             )
         queue = self._queues.get(old_chat_id)
@@ -574,7 +591,9 @@ class Dispatcher:
         markup = InlineKeyboardMarkup.de_json(markup_data, self.bot) if markup_data else None
         timeout = self.policy.request_timeout_seconds
         common: dict[str, Any] = {
-            "read_timeout": timeout, "write_timeout": timeout, "connect_timeout": timeout,
+            "read_timeout": timeout,
+            "write_timeout": timeout,
+            "connect_timeout": timeout,
         }
         if row.method == SEND_MESSAGE:
             return await self.bot.send_message(
@@ -625,13 +644,12 @@ class Dispatcher:
             from telegram import InputMediaDocument, InputMediaPhoto
 
             media: list[InputMediaPhoto | InputMediaDocument] = [
-                InputMediaPhoto(item["file_id"]) if item.get("type") == "photo"
+                InputMediaPhoto(item["file_id"])
+                if item.get("type") == "photo"
                 else InputMediaDocument(item["file_id"])
                 for item in payload.get("items", [])
             ]
-            messages = await self.bot.send_media_group(
-                chat_id=row.chat_id, media=media, **common
-            )
+            messages = await self.bot.send_media_group(chat_id=row.chat_id, media=media, **common)
             return messages[0] if messages else True
         raise ValueError(f"unknown outbox method {row.method!r}")
 
@@ -699,9 +717,7 @@ class Dispatcher:
             )
 
 
-def chunk_rows(
-    rows: Iterable[dict[str, Any]], size: int = 1000
-) -> Iterable[list[dict[str, Any]]]:
+def chunk_rows(rows: Iterable[dict[str, Any]], size: int = 1000) -> Iterable[list[dict[str, Any]]]:
     """Split a long list of rows into insert-sized batches."""
     batch: list[dict[str, Any]] = []
     for row in rows:

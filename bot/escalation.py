@@ -31,8 +31,12 @@ async def start(*, session: AsyncSession, ctx: AppContext, incident: Incident) -
     incident.escalation_round = 0
     incident.escalation_step = 0
     await scheduler.schedule(
-        session=session, kind=KIND, ref_id=incident.id, now=now,
-        due_at=now + timeout(ctx, incident.level), payload={"round": 1, "step": 0},
+        session=session,
+        kind=KIND,
+        ref_id=incident.id,
+        now=now,
+        due_at=now + timeout(ctx, incident.level),
+        payload={"round": 1, "step": 0},
     )
 
 
@@ -41,9 +45,7 @@ async def stop(*, session: AsyncSession, incident_id: int) -> None:
     await scheduler.cancel(session=session, kind=KIND, ref_id=incident_id)
 
 
-async def people_in(
-    *, session: AsyncSession, ctx: AppContext, position: Position
-) -> list[User]:
+async def people_in(*, session: AsyncSession, ctx: AppContext, position: Position) -> list[User]:
     """The reachable people holding a position in the chain."""
     if position == Position.DUTY_OFFICER:
         found = await duty.officers_on_duty(session=session, ctx=ctx, at=ctx.now())
@@ -71,36 +73,69 @@ async def fire(ctx: AppContext, session: AsyncSession, timer: Timer) -> None:
     incident.escalation_round = round_no
     incident.escalation_step = step
     await q.add_timeline(
-        session=session, incident_id=incident.id, at=now, kind="escalated",
-        data={"round": round_no, "step": step, "position": position.value,
-              "people": [u.id for u in targets]},
+        session=session,
+        incident_id=incident.id,
+        at=now,
+        kind="escalated",
+        data={
+            "round": round_no,
+            "step": step,
+            "position": position.value,
+            "people": [u.id for u in targets],
+        },
     )
     await routing.notify_routed(
-        session=session, ctx=ctx, incident=incident, template="incidents/escalation_group",
-        position=position.value, people=targets, minutes=waited, round=round_no,
+        session=session,
+        ctx=ctx,
+        incident=incident,
+        template="incidents/escalation_group",
+        position=position.value,
+        people=targets,
+        minutes=waited,
+        round=round_no,
     )
     for person in targets:
         from messages import incidents as texts
 
         label = ctx.renderer.label
         await delivery.enqueue_message(
-            session=session, chat_id=person.id, now=now, priority=delivery.URGENT,
-            text=ctx.renderer.render(person.language, "incidents/escalation_private",
-                                     incident=incident, minutes=waited, position=position.value),
-            keyboard=[[
-                Button(label(person.language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"),
-                Button(label(person.language, texts.DETAILS), data=f"inc:info:{incident.id}"),
-            ]],
+            session=session,
+            chat_id=person.id,
+            now=now,
+            priority=delivery.URGENT,
+            text=ctx.renderer.render(
+                person.language,
+                "incidents/escalation_private",
+                incident=incident,
+                minutes=waited,
+                position=position.value,
+            ),
+            keyboard=[
+                [
+                    Button(
+                        label(person.language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"
+                    ),
+                    Button(label(person.language, texts.DETAILS), data=f"inc:info:{incident.id}"),
+                ]
+            ],
         )
     next_round, next_step = round_no, step + 1
     if next_step >= len(chain):
         next_round, next_step = round_no + 1, 0
     if next_round > ctx.policy.escalation.max_rounds:
-        await q.add_timeline(session=session, incident_id=incident.id, at=now,
-                             kind="escalation_stopped", data={"rounds": round_no})
+        await q.add_timeline(
+            session=session,
+            incident_id=incident.id,
+            at=now,
+            kind="escalation_stopped",
+            data={"rounds": round_no},
+        )
         return
     await scheduler.schedule(
-        session=session, kind=KIND, ref_id=incident.id, now=now,
+        session=session,
+        kind=KIND,
+        ref_id=incident.id,
+        now=now,
         due_at=now + timeout(ctx, incident.level),
         payload={"round": next_round, "step": next_step},
     )

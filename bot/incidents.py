@@ -151,15 +151,25 @@ async def submit(
     )
     for item in draft.files[:10]:
         await q.add_attachment(
-            session=session, incident=incident, kind=item.get("kind", "document"),
-            file_id=item["file_id"], file_unique_id=item.get("file_unique_id", ""),
+            session=session,
+            incident=incident,
+            kind=item.get("kind", "document"),
+            file_id=item["file_id"],
+            file_unique_id=item.get("file_unique_id", ""),
             file_name=item.get("name", ""),
         )
-    await q.add_timeline(session=session, incident_id=incident.id, at=now, kind="reported",
-                         actor_id=reporter_id)
-    await audit.record(session=session, now=now, actor_id=reporter_id, action="incident.reported",
-                       target=f"incident:{incident.number}", level=incident.level,
-                       drill=incident.is_drill)
+    await q.add_timeline(
+        session=session, incident_id=incident.id, at=now, kind="reported", actor_id=reporter_id
+    )
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=reporter_id,
+        action="incident.reported",
+        target=f"incident:{incident.number}",
+        level=incident.level,
+        drill=incident.is_drill,
+    )
     delivered, missing = await routing.route(
         session=session, ctx=ctx, incident=incident, card=build_card, card_ref=card_ref(incident.id)
     )
@@ -186,10 +196,12 @@ def card_keyboard(ctx: AppContext, language: str, incident: Incident) -> Keyboar
     label = ctx.renderer.label
     rows: Keyboard = []
     if incident.status == Status.REPORTED:
-        rows.append([
-            Button(label(language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"),
-            Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}"),
-        ])
+        rows.append(
+            [
+                Button(label(language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"),
+                Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}"),
+            ]
+        )
     elif incident.status == Status.ACKNOWLEDGED:
         rows.append([Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}")])
     for extra in CARD_BUTTONS:
@@ -203,7 +215,10 @@ CARD_BUTTONS: list[Any] = []
 
 
 def build_card(
-    ctx: AppContext, language: str, incident: Incident, names: dict[int, User],
+    ctx: AppContext,
+    language: str,
+    incident: Incident,
+    names: dict[int, User],
     extra: dict[str, Any] | None = None,
 ) -> tuple[str, Keyboard]:
     """An incident's card text and buttons in a language."""
@@ -231,8 +246,9 @@ async def refresh_cards(*, session: AsyncSession, ctx: AppContext, incident: Inc
     languages = await routing.chat_languages(session=session, incident_id=incident.id)
 
     def build(row: OutboxMessage) -> tuple[str, Keyboard | None]:
-        text, keyboard = build_card(ctx, languages.get(row.chat_id, "zh_CN"), incident, names,
-                                    extra)
+        text, keyboard = build_card(
+            ctx, languages.get(row.chat_id, "zh_CN"), incident, names, extra
+        )
         return text, keyboard
 
     return await delivery.edit_copies(
@@ -280,17 +296,27 @@ async def _mark_acknowledged(
     incident.acknowledged_at = now
     if incident.status == Status.REPORTED:
         incident.status = Status.ACKNOWLEDGED
-    await q.add_timeline(session=session, incident_id=incident.id, at=now, kind="acknowledged",
-                         actor_id=user.id)
-    await audit.record(session=session, now=now, actor_id=user.id,
-                       action="incident.acknowledged", target=f"incident:{incident.number}")
+    await q.add_timeline(
+        session=session, incident_id=incident.id, at=now, kind="acknowledged", actor_id=user.id
+    )
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=user.id,
+        action="incident.acknowledged",
+        target=f"incident:{incident.number}",
+    )
     await escalation.stop(session=session, incident_id=incident.id)
     reporter = await access_q.get_user(session=session, user_id=incident.reporter_id)
     if reporter is not None and reporter.id != user.id:
         await delivery.enqueue_message(
-            session=session, chat_id=reporter.id, now=now, priority=delivery.URGENT,
-            text=ctx.renderer.render(reporter.language, "incidents/acknowledged_notice",
-                                     incident=incident, by=user),
+            session=session,
+            chat_id=reporter.id,
+            now=now,
+            priority=delivery.URGENT,
+            text=ctx.renderer.render(
+                reporter.language, "incidents/acknowledged_notice", incident=incident, by=user
+            ),
         )
 
 
@@ -311,10 +337,21 @@ async def take_charge(
     incident.handler_id = user.id
     incident.taken_at = now
     incident.status = Status.IN_PROGRESS
-    await q.add_timeline(session=session, incident_id=incident.id, at=now, kind="taken",
-                         actor_id=user.id, data={"previous": previous} if previous else {})
-    await audit.record(session=session, now=now, actor_id=user.id, action="incident.taken",
-                       target=f"incident:{incident.number}")
+    await q.add_timeline(
+        session=session,
+        incident_id=incident.id,
+        at=now,
+        kind="taken",
+        actor_id=user.id,
+        data={"previous": previous} if previous else {},
+    )
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=user.id,
+        action="incident.taken",
+        target=f"incident:{incident.number}",
+    )
     for hook in TAKEN_HOOKS:
         await hook(session, ctx, incident)
     await refresh_cards(session=session, ctx=ctx, incident=incident)

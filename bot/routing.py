@@ -49,18 +49,25 @@ async def set_special_period(
     assert leader is not None
     was = await special_period_on(session=session)
     now = ctx.now()
-    await access_q.set_flag(session=session, key=SPECIAL_PERIOD, value={"on": on}, now=now,
-                            by=leader_id)
-    await audit.record(session=session, now=now, actor_id=leader_id,
-                       action="special_period.on" if on else "special_period.off")
+    await access_q.set_flag(
+        session=session, key=SPECIAL_PERIOD, value={"on": on}, now=now, by=leader_id
+    )
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=leader_id,
+        action="special_period.on" if on else "special_period.off",
+    )
     if was != on:
         for chat in await access_q.bound_chats(session=session):
             if chat.bot_removed:
                 continue
             await delivery.enqueue_message(
-                session=session, chat_id=chat.id, now=now, priority=delivery.URGENT,
-                text=ctx.renderer.render("zh_CN", "incidents/special_period", on=on,
-                                         leader=leader),
+                session=session,
+                chat_id=chat.id,
+                now=now,
+                priority=delivery.URGENT,
+                text=ctx.renderer.render("zh_CN", "incidents/special_period", on=on, leader=leader),
             )
     return was != on
 
@@ -102,28 +109,46 @@ async def route(
                 recipients = [(chat.id, "zh_CN", chat.title)]
         if not recipients:
             missing.append(target)
-            await q.add_timeline(session=session, incident_id=incident.id, at=now,
-                                 kind="route_missing", data={"target": target})
+            await q.add_timeline(
+                session=session,
+                incident_id=incident.id,
+                at=now,
+                kind="route_missing",
+                data={"target": target},
+            )
             await chats.tell_admins(
-                session=session, ctx=ctx, template="chats/missing", purpose=target,
+                session=session,
+                ctx=ctx,
+                template="chats/missing",
+                purpose=target,
                 summary=ctx.renderer.render("zh_CN", "incidents/summary", incident=incident),
             )
             continue
         for chat_id, language, name in recipients:
-            if not await q.add_route(session=session, incident_id=incident.id, chat_id=chat_id,
-                                     target=target, now=now):
+            if not await q.add_route(
+                session=session, incident_id=incident.id, chat_id=chat_id, target=target, now=now
+            ):
                 continue
             text, keyboard = card(ctx, language, incident, names)
             await delivery.enqueue_message(
-                session=session, chat_id=chat_id, text=text, keyboard=keyboard, now=now,
-                ref=card_ref, priority=delivery.URGENT,
+                session=session,
+                chat_id=chat_id,
+                text=text,
+                keyboard=keyboard,
+                now=now,
+                ref=card_ref,
+                priority=delivery.URGENT,
             )
-            await _send_attachments(session=session, ctx=ctx, incident=incident, chat_id=chat_id,
-                                    language=language)
+            await _send_attachments(
+                session=session, ctx=ctx, incident=incident, chat_id=chat_id, language=language
+            )
             delivered.append(Delivered(target=target, chat_id=chat_id, name=name))
     if delivered:
         await q.add_timeline(
-            session=session, incident_id=incident.id, at=now, kind="routed",
+            session=session,
+            incident_id=incident.id,
+            at=now,
+            kind="routed",
             data={"targets": [d.target for d in delivered], "only_new": only_new},
         )
     return delivered, missing
@@ -138,12 +163,20 @@ async def _send_attachments(
     caption = ctx.renderer.render(language, "incidents/attachments_caption", incident=incident)
     for group, kind in ((photos, "photo"), (documents, "document")):
         if len(group) == 1 and kind == "photo":
-            await delivery.enqueue_photo(session=session, chat_id=chat_id, now=now,
-                                         file_id=group[0].file_id, caption=caption,
-                                         ref=f"inc:{incident.id}:media")
+            await delivery.enqueue_photo(
+                session=session,
+                chat_id=chat_id,
+                now=now,
+                file_id=group[0].file_id,
+                caption=caption,
+                ref=f"inc:{incident.id}:media",
+            )
         elif group:
             await delivery.enqueue_media_group(
-                session=session, chat_id=chat_id, now=now, ref=f"inc:{incident.id}:media",
+                session=session,
+                chat_id=chat_id,
+                now=now,
+                ref=f"inc:{incident.id}:media",
                 items=[{"type": kind, "file_id": a.file_id} for a in group],
             )
 
@@ -173,7 +206,10 @@ async def notify_routed(
     languages = await chat_languages(session=session, incident_id=incident.id)
     for chat_id, language in languages.items():
         await delivery.enqueue_message(
-            session=session, chat_id=chat_id, now=ctx.now(), priority=priority,
+            session=session,
+            chat_id=chat_id,
+            now=ctx.now(),
+            priority=priority,
             text=ctx.renderer.render(language, template, incident=incident, **context),
         )
     return len(languages)

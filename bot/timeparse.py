@@ -9,11 +9,24 @@ from zoneinfo import ZoneInfo
 from bot.errors import Invalid
 
 _UNITS = {
-    "分钟": "minutes", "分": "minutes", "min": "minutes", "mins": "minutes",
-    "minute": "minutes", "minutes": "minutes", "m": "minutes",
-    "小时": "hours", "个小时": "hours", "h": "hours", "hr": "hours", "hrs": "hours",
-    "hour": "hours", "hours": "hours",
-    "天": "days", "d": "days", "day": "days", "days": "days",
+    "分钟": "minutes",
+    "分": "minutes",
+    "min": "minutes",
+    "mins": "minutes",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "m": "minutes",
+    "小时": "hours",
+    "个小时": "hours",
+    "h": "hours",
+    "hr": "hours",
+    "hrs": "hours",
+    "hour": "hours",
+    "hours": "hours",
+    "天": "days",
+    "d": "days",
+    "day": "days",
+    "days": "days",
 }
 _RELATIVE = re.compile(
     r"^(?P<n>\d{1,4})\s*(?P<unit>个小时|分钟|小时|分|天|mins?|minutes?|hrs?|hours?|days?|[mhd])"
@@ -46,8 +59,9 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     elif match := _FULL.match(value):
         result = _local(_date(match["y"], match["mo"], match["d"]), match["h"], match["m"], tz)
     elif match := _SHORT.match(value):
-        result = _local(_date(str(local_now.year), match["mo"], match["d"]), match["h"],
-                        match["m"], tz)
+        result = _local(
+            _date(str(local_now.year), match["mo"], match["d"]), match["h"], match["m"], tz
+        )
     if result is None:
         raise Invalid("report.bad_time")
     if result > now + timedelta(minutes=1):

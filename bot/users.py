@@ -60,8 +60,12 @@ def approval_keyboard(ctx: AppContext, language: str, user_id: int) -> Keyboard:
     """Approve-as-role buttons and Reject, for an admin's card."""
     r = ctx.renderer
     buttons = [
-        [Button(r.label(language, texts.APPROVE_AS, role=role_label(language, role)),
-                data=f"acc:ok:{user_id}:{role.value}")]
+        [
+            Button(
+                r.label(language, texts.APPROVE_AS, role=role_label(language, role)),
+                data=f"acc:ok:{user_id}:{role.value}",
+            )
+        ]
         for role in ROLE_ORDER
     ]
     buttons.append([Button(r.label(language, texts.REJECT), data=f"acc:no:{user_id}")])
@@ -84,20 +88,40 @@ async def register(
     language = language_from_telegram(person.language_code)
     if person.id in ctx.settings.admin_ids:
         user = await q.add_user(
-            session=session, user_id=person.id, name=person.name, username=person.username,
-            language=language, status=UserStatus.ACTIVE, now=now,
+            session=session,
+            user_id=person.id,
+            name=person.name,
+            username=person.username,
+            language=language,
+            status=UserStatus.ACTIVE,
+            now=now,
         )
         user.approved_at = now
         await q.set_roles(session=session, user=user, roles=[Role.ADMIN])
-        await audit.record(session=session, now=now, actor_id=person.id,
-                           action="user.admin_from_config", target=f"user:{person.id}")
+        await audit.record(
+            session=session,
+            now=now,
+            actor_id=person.id,
+            action="user.admin_from_config",
+            target=f"user:{person.id}",
+        )
         return user, Registration.CREATED_ADMIN
     user = await q.add_user(
-        session=session, user_id=person.id, name=person.name, username=person.username,
-        language=language, status=UserStatus.PENDING, now=now,
+        session=session,
+        user_id=person.id,
+        name=person.name,
+        username=person.username,
+        language=language,
+        status=UserStatus.PENDING,
+        now=now,
     )
-    await audit.record(session=session, now=now, actor_id=person.id, action="user.registered",
-                       target=f"user:{person.id}")
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=person.id,
+        action="user.registered",
+        target=f"user:{person.id}",
+    )
     await _ask_admins(session=session, ctx=ctx, user=user)
     return user, Registration.CREATED_PENDING
 
@@ -114,8 +138,9 @@ def refresh_profile(user: User, person: Person) -> None:
 
 async def admins(*, session: AsyncSession) -> list[User]:
     """Active admins who can be reached."""
-    return [u for u in await q.users_with_role(session=session, role=Role.ADMIN)
-            if not u.blocked_bot]
+    return [
+        u for u in await q.users_with_role(session=session, role=Role.ADMIN) if not u.blocked_bot
+    ]
 
 
 async def _ask_admins(*, session: AsyncSession, ctx: AppContext, user: User) -> None:
@@ -123,9 +148,13 @@ async def _ask_admins(*, session: AsyncSession, ctx: AppContext, user: User) -> 
     for admin in await admins(session=session):
         text = ctx.renderer.render(admin.language, "access/approval_request", user=user)
         await delivery.enqueue_message(
-            session=session, chat_id=admin.id, text=text, now=now,
+            session=session,
+            chat_id=admin.id,
+            text=text,
+            now=now,
             keyboard=approval_keyboard(ctx, admin.language, user.id),
-            ref=approval_ref(user.id), priority=delivery.URGENT,
+            ref=approval_ref(user.id),
+            priority=delivery.URGENT,
         )
 
 
@@ -137,12 +166,19 @@ async def _close_approval_cards(
 
     def decided(row: OutboxMessage) -> tuple[str, Keyboard | None]:
         language = languages.get(row.chat_id, "zh_CN")
-        text = ctx.renderer.render(language, "access/approval_decided", user=user, admin=admin,
-                                   role=role, approved=role is not None)
+        text = ctx.renderer.render(
+            language,
+            "access/approval_decided",
+            user=user,
+            admin=admin,
+            role=role,
+            approved=role is not None,
+        )
         return text, None
 
-    await delivery.edit_copies(session=session, ref=approval_ref(user.id), now=ctx.now(),
-                               build=decided)
+    await delivery.edit_copies(
+        session=session, ref=approval_ref(user.id), now=ctx.now(), build=decided
+    )
 
 
 async def _require_admin(*, session: AsyncSession, admin_id: int) -> User:
@@ -178,12 +214,21 @@ async def decide(
         user.approved_by = admin.id
         await q.set_roles(session=session, user=user, roles=[role])
         action = "user.approved"
-    await audit.record(session=session, now=now, actor_id=admin.id, action=action,
-                       target=f"user:{user.id}", role=role.value if role else None)
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=admin.id,
+        action=action,
+        target=f"user:{user.id}",
+        role=role.value if role else None,
+    )
     await _close_approval_cards(session=session, ctx=ctx, user=user, admin=admin, role=role)
     template = "access/approved" if role is not None else "access/rejected"
     await delivery.enqueue_message(
-        session=session, chat_id=user.id, now=now, priority=delivery.URGENT,
+        session=session,
+        chat_id=user.id,
+        now=now,
+        priority=delivery.URGENT,
         text=ctx.renderer.render(user.language, template, user=user, role=role),
     )
     await after_activation(session=session, ctx=ctx, user=user)
@@ -211,11 +256,21 @@ async def create_invite(
     now = ctx.now()
     token = secrets.token_urlsafe(18)
     invite = await q.add_invite(
-        session=session, token=token, role=role, created_by=admin_id, now=now,
+        session=session,
+        token=token,
+        role=role,
+        created_by=admin_id,
+        now=now,
         expires_at=now + timedelta(days=ctx.policy.access.invite_days),
     )
-    await audit.record(session=session, now=now, actor_id=admin_id, action="invite.created",
-                       target=f"invite:{token[:6]}", role=role.value)
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=admin_id,
+        action="invite.created",
+        target=f"invite:{token[:6]}",
+        role=role.value,
+    )
     return InviteResult(invite=invite, link=f"https://t.me/{ctx.bot_username}?start={token}")
 
 
@@ -238,8 +293,12 @@ async def redeem_invite(
         raise Stale("access.invite_used")
     if existing is None:
         user = await q.add_user(
-            session=session, user_id=person.id, name=person.name, username=person.username,
-            language=language_from_telegram(person.language_code), status=UserStatus.ACTIVE,
+            session=session,
+            user_id=person.id,
+            name=person.name,
+            username=person.username,
+            language=language_from_telegram(person.language_code),
+            status=UserStatus.ACTIVE,
             now=now,
         )
     else:
@@ -248,9 +307,15 @@ async def redeem_invite(
     user.approved_at = now
     user.approved_by = invite.created_by
     await q.set_roles(session=session, user=user, roles=[invite.role])
-    await audit.record(session=session, now=now, actor_id=person.id, action="invite.redeemed",
-                       target=f"user:{person.id}", role=invite.role,
-                       invited_by=invite.created_by)
+    await audit.record(
+        session=session,
+        now=now,
+        actor_id=person.id,
+        action="invite.redeemed",
+        target=f"user:{person.id}",
+        role=invite.role,
+        invited_by=invite.created_by,
+    )
     if existing is not None:
         await _close_approval_cards(
             session=session, ctx=ctx, user=user, admin=None, role=Role(invite.role)
@@ -259,9 +324,7 @@ async def redeem_invite(
     return user
 
 
-async def set_language(
-    *, session: AsyncSession, user_id: int, language: str
-) -> User:
+async def set_language(*, session: AsyncSession, user_id: int, language: str) -> User:
     """Remember the language a user chose with /lang."""
     user = await q.get_user(session=session, user_id=user_id)
     if user is None:
@@ -289,13 +352,22 @@ async def set_roles(
         user.status = UserStatus.ACTIVE
         user.approved_at = ctx.now()
         user.approved_by = admin_id
-    await audit.record(session=session, now=ctx.now(), actor_id=admin_id, action="user.roles",
-                       target=f"user:{user.id}", before=before,
-                       after=sorted(r.value for r in roles))
+    await audit.record(
+        session=session,
+        now=ctx.now(),
+        actor_id=admin_id,
+        action="user.roles",
+        target=f"user:{user.id}",
+        before=before,
+        after=sorted(r.value for r in roles),
+    )
     await delivery.enqueue_message(
-        session=session, chat_id=user.id, now=ctx.now(),
-        text=ctx.renderer.render(user.language, "access/roles_changed", user=user,
-                                 roles=sorted(user.role_names)),
+        session=session,
+        chat_id=user.id,
+        now=ctx.now(),
+        text=ctx.renderer.render(
+            user.language, "access/roles_changed", user=user, roles=sorted(user.role_names)
+        ),
     )
     return user
 
@@ -311,9 +383,13 @@ async def set_disabled(
     if user is None:
         raise NotFound("access.no_such_user")
     user.status = UserStatus.DISABLED if disabled else UserStatus.ACTIVE
-    await audit.record(session=session, now=ctx.now(), actor_id=admin_id,
-                       action="user.disabled" if disabled else "user.enabled",
-                       target=f"user:{user.id}")
+    await audit.record(
+        session=session,
+        now=ctx.now(),
+        actor_id=admin_id,
+        action="user.disabled" if disabled else "user.enabled",
+        target=f"user:{user.id}",
+    )
     return user
 
 

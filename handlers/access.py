@@ -49,8 +49,7 @@ COMMANDS = [
     CommandSpec("users", texts.CMD_USERS, roles(Role.ADMIN), order=81),
     CommandSpec("role", texts.CMD_ROLE, roles(Role.ADMIN), order=82),
     CommandSpec("bind", texts.CMD_BIND, roles(Role.ADMIN), private=False, group=True, order=83),
-    CommandSpec("unbind", texts.CMD_UNBIND, roles(Role.ADMIN), private=False, group=True,
-                order=84),
+    CommandSpec("unbind", texts.CMD_UNBIND, roles(Role.ADMIN), private=False, group=True, order=84),
 ]
 
 
@@ -95,8 +94,11 @@ async def gate(update: Update, context: BotContext) -> None:
     context.language = language_of(update, viewer)
     acting = update.callback_query is not None or (
         update.effective_message is not None
-        and (update.effective_message.text or update.effective_message.photo
-             or update.effective_message.document)
+        and (
+            update.effective_message.text
+            or update.effective_message.photo
+            or update.effective_message.document
+        )
     )
     if not acting:
         return
@@ -194,7 +196,9 @@ async def _redeem(update: Update, context: BotContext, token: str) -> None:
                 session=session, ctx=ctx, person=person(update), token=token
             )
             text = ctx.renderer.render(
-                user.language, "access/invite_redeemed", user=user,
+                user.language,
+                "access/invite_redeemed",
+                user=user,
                 role=sorted(user.role_names)[0],
             )
             language = user.language
@@ -222,7 +226,10 @@ async def decide(update: Update, context: BotContext) -> None:
     try:
         async with ctx.db.transaction() as session:
             await users.decide(
-                session=session, ctx=ctx, admin_id=update.effective_user.id, user_id=user_id,
+                session=session,
+                ctx=ctx,
+                admin_id=update.effective_user.id,
+                user_id=user_id,
                 role=role,
             )
     except ServiceError as exc:
@@ -255,8 +262,13 @@ async def invite(update: Update, context: BotContext) -> None:
         return
     await reply(
         update,
-        ctx.renderer.render(context.language, "access/invite_created", role=role,
-                            link=result.link, expires_at=result.invite.expires_at),
+        ctx.renderer.render(
+            context.language,
+            "access/invite_created",
+            role=role,
+            link=result.link,
+            expires_at=result.invite.expires_at,
+        ),
     )
 
 
@@ -348,7 +360,10 @@ async def role_command(update: Update, context: BotContext) -> None:
                 await reply(update, error_text(context.language, "access.no_such_user"))
                 return
             user = await users.set_roles(
-                session=session, ctx=ctx, admin_id=update.effective_user.id, user_id=target.id,
+                session=session,
+                ctx=ctx,
+                admin_id=update.effective_user.id,
+                user_id=target.id,
                 roles=wanted,
             )
             text = ctx.renderer.render(
@@ -369,24 +384,33 @@ async def membership(update: Update, context: BotContext) -> None:
         return
     ctx = context.app_ctx
     status = change.new_chat_member.status
-    present = status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR,
-                         ChatMemberStatus.OWNER)
+    present = status in (
+        ChatMemberStatus.MEMBER,
+        ChatMemberStatus.ADMINISTRATOR,
+        ChatMemberStatus.OWNER,
+    )
     chat = change.chat
     async with ctx.db.transaction() as session:
         if chat.type == ChatType.PRIVATE:
             await users.mark_blocked(session=session, user_id=chat.id, blocked=not present)
             return
         row = await chats.bot_membership(
-            session=session, ctx=ctx, chat_id=chat.id, title=chat.title or "",
-            chat_type=chat.type, present=present,
+            session=session,
+            ctx=ctx,
+            chat_id=chat.id,
+            title=chat.title or "",
+            chat_type=chat.type,
+            present=present,
         )
         newly_added = present and change.old_chat_member.status in (
-            ChatMemberStatus.LEFT, ChatMemberStatus.BANNED
+            ChatMemberStatus.LEFT,
+            ChatMemberStatus.BANNED,
         )
         purpose = row.purpose
     if newly_added and not purpose and _note_due(context, chat.id):
         await context.bot.send_message(
-            chat_id=chat.id, text=ctx.renderer.render("zh_CN", "chats/not_bound"),
+            chat_id=chat.id,
+            text=ctx.renderer.render("zh_CN", "chats/not_bound"),
         )
 
 
@@ -398,7 +422,9 @@ async def migration(update: Update, context: BotContext) -> None:
     ctx = context.app_ctx
     async with ctx.db.transaction() as session:
         await chats.follow_migration(
-            session=session, old_chat_id=message.chat.id, new_chat_id=message.migrate_to_chat_id,
+            session=session,
+            old_chat_id=message.chat.id,
+            new_chat_id=message.migrate_to_chat_id,
             now=ctx.now(),
         )
 

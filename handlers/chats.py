@@ -22,16 +22,28 @@ async def bind(update: Update, context: BotContext) -> None:
     args = command_args(update)
     purposes = ", ".join(p.value for p in ChatPurpose)
     if not args:
-        await reply(update, error_text(context.reply_language(update), "chats.usage_bind", purposes=purposes))
+        await reply(
+            update,
+            error_text(context.reply_language(update), "chats.usage_bind", purposes=purposes),
+        )
         return
     try:
         async with ctx.db.transaction() as session:
             row, previous = await chats.bind(
-                session=session, ctx=ctx, admin_id=user.id, chat_id=chat.id,
-                title=chat.title or "", chat_type=chat.type, purpose=args[0].lower(),
+                session=session,
+                ctx=ctx,
+                admin_id=user.id,
+                chat_id=chat.id,
+                title=chat.title or "",
+                chat_type=chat.type,
+                purpose=args[0].lower(),
             )
-            text = ctx.renderer.render(context.reply_language(update), "chats/bound", purpose=row.purpose,
-                                       previous=previous)
+            text = ctx.renderer.render(
+                context.reply_language(update),
+                "chats/bound",
+                purpose=row.purpose,
+                previous=previous,
+            )
     except ServiceError as exc:
         await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
         return
@@ -45,12 +57,16 @@ async def unbind(update: Update, context: BotContext) -> None:
     assert chat is not None and user is not None
     try:
         async with ctx.db.transaction() as session:
-            purpose = await chats.unbind(session=session, ctx=ctx, admin_id=user.id,
-                                         chat_id=chat.id)
+            purpose = await chats.unbind(
+                session=session, ctx=ctx, admin_id=user.id, chat_id=chat.id
+            )
     except ServiceError as exc:
         await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
         return
-    await reply(update, ctx.renderer.render(context.reply_language(update), "chats/unbound", purpose=purpose))
+    await reply(
+        update,
+        ctx.renderer.render(context.reply_language(update), "chats/unbound", purpose=purpose),
+    )
 
 
 async def private_only_hint(update: Update, context: BotContext) -> None:
@@ -63,5 +79,6 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     groups = filters.ChatType.GROUPS
     app.add_handler(CommandHandler("bind", bind, filters=groups))
     app.add_handler(CommandHandler("unbind", unbind, filters=groups))
-    app.add_handler(CommandHandler(["bind", "unbind"], private_only_hint,
-                                   filters=filters.ChatType.PRIVATE))
+    app.add_handler(
+        CommandHandler(["bind", "unbind"], private_only_hint, filters=filters.ChatType.PRIVATE)
+    )

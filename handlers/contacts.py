@@ -35,11 +35,13 @@ async def show(update: Update, context: BotContext) -> None:
     if is_admin(context.viewer):
         label = ctx.renderer.label
         language = context.language
-        keyboard = [[
-            Button(label(language, texts.ADD), data="ct:add"),
-            Button(label(language, texts.EDIT), data="ct:edit"),
-            Button(label(language, texts.REMOVE), data="ct:del"),
-        ]]
+        keyboard = [
+            [
+                Button(label(language, texts.ADD), data="ct:add"),
+                Button(label(language, texts.EDIT), data="ct:edit"),
+                Button(label(language, texts.REMOVE), data="ct:del"),
+            ]
+        ]
     await reply(update, text, keyboard)
 
 
@@ -52,8 +54,9 @@ async def show_button(update: Update, context: BotContext) -> None:
 async def _admin_only(update: Update, context: BotContext) -> bool:
     if is_admin(context.viewer):
         return True
-    await answer(update.callback_query,
-                 error_text(context.language, "access.admins_only"), alert=True)
+    await answer(
+        update.callback_query, error_text(context.language, "access.admins_only"), alert=True
+    )
     return False
 
 
@@ -72,11 +75,15 @@ async def button(update: Update, context: BotContext) -> None:
         people = [c for _, group in await contacts.card(session=session) for c in group]
     try:
         if action == "add":
-            buttons = [Button(position_label(language, p.value), data=f"ct:pos:{p.value}")
-                       for p in Position if p != Position.DUTY_OFFICER]
+            buttons = [
+                Button(position_label(language, p.value), data=f"ct:pos:{p.value}")
+                for p in Position
+                if p != Position.DUTY_OFFICER
+            ]
             await answer(query)
-            await edit_or_reply(update, r.render(language, "contacts/choose_position"),
-                                chunked(buttons, 2))
+            await edit_or_reply(
+                update, r.render(language, "contacts/choose_position"), chunked(buttons, 2)
+            )
         elif action == "pos":
             position = Position(parts[2])
             await _save(context, user_id, "name", {"mode": "add", "position": position.value})
@@ -84,36 +91,55 @@ async def button(update: Update, context: BotContext) -> None:
             await edit_or_reply(update, r.render(language, "contacts/ask", field="name"))
         elif action in ("edit", "del"):
             target = "e" if action == "edit" else "d"
-            buttons = [Button(f"{position_label(language, c.position)}: {c.name}",
-                              data=f"ct:{target}:{c.id}") for c in people]
+            buttons = [
+                Button(
+                    f"{position_label(language, c.position)}: {c.name}", data=f"ct:{target}:{c.id}"
+                )
+                for c in people
+            ]
             await answer(query)
-            await edit_or_reply(update, r.render(language, "contacts/choose_person",
-                                                 remove=action == "del"), chunked(buttons, 1))
+            await edit_or_reply(
+                update,
+                r.render(language, "contacts/choose_person", remove=action == "del"),
+                chunked(buttons, 1),
+            )
         elif action == "e":
             contact_id = int(parts[2])
-            buttons = [Button(r.label(language, texts.FIELD_NAMES[f]),
-                              data=f"ct:f:{contact_id}:{f}") for f in FIELDS]
+            buttons = [
+                Button(r.label(language, texts.FIELD_NAMES[f]), data=f"ct:f:{contact_id}:{f}")
+                for f in FIELDS
+            ]
             await answer(query)
-            await edit_or_reply(update, r.render(language, "contacts/choose_field"),
-                                chunked(buttons, 2))
+            await edit_or_reply(
+                update, r.render(language, "contacts/choose_field"), chunked(buttons, 2)
+            )
         elif action == "f":
             contact_id, field = int(parts[2]), parts[3]
             if field not in FIELDS:
                 raise ValueError(field)
-            await _save(context, user_id, "value",
-                        {"mode": "edit", "contact_id": contact_id, "field": field})
+            await _save(
+                context,
+                user_id,
+                "value",
+                {"mode": "edit", "contact_id": contact_id, "field": field},
+            )
             await answer(query)
             await edit_or_reply(update, r.render(language, "contacts/ask", field=field))
         elif action == "d":
             contact_id = int(parts[2])
-            keyboard = [[Button(r.label(language, common.CONFIRM), data=f"ct:dd:{contact_id}"),
-                         Button(r.label(language, common.CANCEL), data="ct:show")]]
+            keyboard = [
+                [
+                    Button(r.label(language, common.CONFIRM), data=f"ct:dd:{contact_id}"),
+                    Button(r.label(language, common.CANCEL), data="ct:show"),
+                ]
+            ]
             await answer(query)
             await edit_or_reply(update, r.render(language, "contacts/confirm_remove"), keyboard)
         elif action == "dd":
             async with ctx.db.transaction() as session:
-                await contacts.remove(session=session, ctx=ctx, admin_id=user_id,
-                                      contact_id=int(parts[2]))
+                await contacts.remove(
+                    session=session, ctx=ctx, admin_id=user_id, contact_id=int(parts[2])
+                )
             await answer(query, r.label(language, access_texts.DECIDED_ALERT))
             await show(update, context)
         elif action == "skip":
@@ -144,8 +170,9 @@ async def _current(context: BotContext, user_id: int) -> Conversation | None:
 async def _save(context: BotContext, user_id: int, step: str, data: dict[str, Any]) -> None:
     ctx = context.app_ctx
     async with ctx.db.transaction() as session:
-        await conversations.save(session=session, ctx=ctx, user_id=user_id, kind=KIND, step=step,
-                                 data=data)
+        await conversations.save(
+            session=session, ctx=ctx, user_id=user_id, kind=KIND, step=step, data=data
+        )
 
 
 async def on_message(update: Update, context: BotContext, convo: Conversation) -> None:
@@ -177,8 +204,12 @@ async def _advance(update: Update, context: BotContext, convo: Conversation, tex
         if convo.step == "value":
             async with ctx.db.transaction() as session:
                 await contacts.update_field(
-                    session=session, ctx=ctx, admin_id=user_id, contact_id=int(data["contact_id"]),
-                    field=str(data["field"]), value=text,
+                    session=session,
+                    ctx=ctx,
+                    admin_id=user_id,
+                    contact_id=int(data["contact_id"]),
+                    field=str(data["field"]),
+                    value=text,
                 )
                 await conversations.end(session=session, user_id=user_id)
             await show(update, context)
@@ -199,8 +230,12 @@ async def _advance(update: Update, context: BotContext, convo: Conversation, tex
         if convo.step == "mobile":
             async with ctx.db.transaction() as session:
                 await contacts.add(
-                    session=session, ctx=ctx, admin_id=user_id, position=Position(data["position"]),
-                    name=str(data["name"]), office_phone=str(data.get("office_phone", "")),
+                    session=session,
+                    ctx=ctx,
+                    admin_id=user_id,
+                    position=Position(data["position"]),
+                    name=str(data["name"]),
+                    office_phone=str(data.get("office_phone", "")),
                     mobile=text,
                 )
                 await conversations.end(session=session, user_id=user_id)
@@ -212,11 +247,10 @@ async def _advance(update: Update, context: BotContext, convo: Conversation, tex
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register /contacts and its buttons."""
-    app.bot_data["commands"].add(CommandSpec("contacts", access_texts.CMD_CONTACTS, order=5,
-                                             group=True))
+    app.bot_data["commands"].add(
+        CommandSpec("contacts", access_texts.CMD_CONTACTS, order=5, group=True)
+    )
     app.add_handler(CommandHandler("contacts", show))
     app.add_handler(CallbackQueryHandler(show_button, pattern=r"^menu:contacts$"))
     app.add_handler(CallbackQueryHandler(button, pattern=r"^ct:"))
     router(app).register(KIND, on_message)
-
-

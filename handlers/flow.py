@@ -71,8 +71,12 @@ async def cancel(update: Update, context: BotContext) -> None:
             await hook(update, context, convo)
         async with ctx.db.transaction() as session:
             await conversations.end(session=session, user_id=user.id)
-    await reply(update, ctx.renderer.render(context.language, "conversations/cancelled",
-                                            kind=convo.kind if convo else None))
+    await reply(
+        update,
+        ctx.renderer.render(
+            context.language, "conversations/cancelled", kind=convo.kind if convo else None
+        ),
+    )
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -43,8 +43,9 @@ async def card_button(update: Update, context: BotContext) -> None:
         return
     try:
         async with ctx.db.transaction() as session:
-            await service(session=session, ctx=ctx, incident_id=incident_id,
-                          user_id=update.effective_user.id)
+            await service(
+                session=session, ctx=ctx, incident_id=incident_id, user_id=update.effective_user.id
+            )
     except ServiceError as exc:
         await answer(query, error_text(language, exc.key, **exc.params), alert=True)
         return
@@ -63,13 +64,15 @@ async def _details_privately(update: Update, context: BotContext, incident_id: i
         if incident is None:
             await answer(query, error_text(language, "incidents.not_found"), alert=True)
             return
-        if not await incidents.viewable(session=session, ctx=ctx, user_id=user.id,
-                                        incident=incident):
+        if not await incidents.viewable(
+            session=session, ctx=ctx, user_id=user.id, incident=incident
+        ):
             await answer(query, error_text(language, "incidents.not_allowed"), alert=True)
             return
         parts = await _detail_parts(context, session, incident)
-    in_private = update.effective_chat is not None and \
-        update.effective_chat.type == ChatType.PRIVATE
+    in_private = (
+        update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+    )
     try:
         for part in parts:
             await context.bot.send_message(chat_id=user.id, text=part, parse_mode="HTML")
@@ -91,8 +94,14 @@ async def _detail_parts(context: BotContext, session: Any, incident: Any) -> lis
             if person is not None:
                 names[entry.actor_id] = person
     extra = await incidents.card_context(session=session, incident=incident)
-    return ctx.renderer.render_parts(context.language, "incidents/detail", incident=incident,
-                                     names=names, timeline=entries, **extra)
+    return ctx.renderer.render_parts(
+        context.language,
+        "incidents/detail",
+        incident=incident,
+        names=names,
+        timeline=entries,
+        **extra,
+    )
 
 
 async def list_command(update: Update, context: BotContext) -> None:
@@ -104,10 +113,15 @@ async def list_command(update: Update, context: BotContext) -> None:
     drills = "drill" in [a.lower() for a in command_args(update)]
     async with ctx.db.transaction() as session:
         found = list(await incident_q.open_incidents(session=session, drills=drills))
-    title = ctx.renderer.label(context.reply_language(update), texts.OPEN_TITLE_DRILLS if drills
-                               else texts.OPEN_TITLE)
-    await reply_parts(update, ctx.renderer.render_parts(context.reply_language(update), "incidents/list",
-                                                        incidents=found, title=title))
+    title = ctx.renderer.label(
+        context.reply_language(update), texts.OPEN_TITLE_DRILLS if drills else texts.OPEN_TITLE
+    )
+    await reply_parts(
+        update,
+        ctx.renderer.render_parts(
+            context.reply_language(update), "incidents/list", incidents=found, title=title
+        ),
+    )
 
 
 async def show_command(update: Update, context: BotContext) -> None:
@@ -124,8 +138,9 @@ async def show_command(update: Update, context: BotContext) -> None:
         if incident is None:
             await reply(update, error_text(context.reply_language(update), "incidents.not_found"))
             return
-        if not await incidents.viewable(session=session, ctx=ctx, user_id=user.id,
-                                        incident=incident):
+        if not await incidents.viewable(
+            session=session, ctx=ctx, user_id=user.id, incident=incident
+        ):
             await reply(update, error_text(context.reply_language(update), "incidents.not_allowed"))
             return
         parts = await _detail_parts(context, session, incident)
@@ -141,19 +156,22 @@ async def special_period_command(update: Update, context: BotContext) -> None:
     if not args or args[0] not in ("on", "off", "开", "关"):
         async with ctx.db.transaction() as session:
             on = await routing.special_period_on(session=session)
-        await reply(update, ctx.renderer.render(context.reply_language(update), "incidents/special_status",
-                                                on=on))
+        await reply(
+            update,
+            ctx.renderer.render(context.reply_language(update), "incidents/special_status", on=on),
+        )
         return
     wanted = args[0] in ("on", "开")
     try:
         async with ctx.db.transaction() as session:
-            await routing.set_special_period(session=session, ctx=ctx, leader_id=user.id,
-                                             on=wanted)
+            await routing.set_special_period(session=session, ctx=ctx, leader_id=user.id, on=wanted)
     except ServiceError as exc:
         await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
         return
-    await reply(update, ctx.renderer.render(context.reply_language(update), "incidents/special_status",
-                                            on=wanted))
+    await reply(
+        update,
+        ctx.renderer.render(context.reply_language(update), "incidents/special_status", on=wanted),
+    )
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -161,8 +179,9 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.bot_data["commands"].add(
         CommandSpec("incidents", texts.CMD_INCIDENTS, HANDLERS, order=10),
         CommandSpec("incident", texts.CMD_INCIDENT, HANDLERS, order=11),
-        CommandSpec("special_period", texts.CMD_SPECIAL_PERIOD, roles(Role.LEADER), order=30,
-                    group=True),
+        CommandSpec(
+            "special_period", texts.CMD_SPECIAL_PERIOD, roles(Role.LEADER), order=30, group=True
+        ),
     )
     app.add_handler(CallbackQueryHandler(card_button, pattern=r"^inc:(ack|take|info):"))
     app.add_handler(CommandHandler("incidents", list_command))

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 MENU_LANGUAGE_CODES = {"zh_CN": "zh", "en": "en"}
 
 
-def _commands(registry: CommandRegistry, roles: set[str], language: str,
-              private: bool) -> list[BotCommand]:
+def _commands(
+    registry: CommandRegistry, roles: set[str], language: str, private: bool
+) -> list[BotCommand]:
     return [
         BotCommand(spec.name, gettext_for(language, spec.description)[:256])
         for spec in registry.for_roles(roles, private=private)
@@ -32,11 +33,13 @@ async def set_default_commands(app: Application[Any, Any, Any, Any, Any, Any]) -
     for language in LANGUAGES:
         code = MENU_LANGUAGE_CODES[language]
         staff = _commands(registry, {"staff"}, language, private=True)
-        group = _commands(registry, {"staff", "duty", "tech_center", "leader", "admin"},
-                          language, private=False)
+        group = _commands(
+            registry, {"staff", "duty", "tech_center", "leader", "admin"}, language, private=False
+        )
         await app.bot.set_my_commands(staff, language_code=code)
-        await app.bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats(),
-                                      language_code=code)
+        await app.bot.set_my_commands(
+            group, scope=BotCommandScopeAllGroupChats(), language_code=code
+        )
         if language == "zh_CN":
             await app.bot.set_my_commands(staff)
             await app.bot.set_my_commands(group, scope=BotCommandScopeAllGroupChats())

@@ -26,11 +26,27 @@ from storage.models import Conversation
 
 KINDS = ("report", "drill")
 STEPS = ("category", "subtype", "level", "when", "where", "what", "source", "files", "review")
-STEP_NUMBER = {"category": 1, "subtype": 1, "level": 2, "when": 3, "where": 4, "what": 5,
-               "source": 6, "files": 7, "review": 8}
+STEP_NUMBER = {
+    "category": 1,
+    "subtype": 1,
+    "level": 2,
+    "when": 3,
+    "where": 4,
+    "what": 5,
+    "source": 6,
+    "files": 7,
+    "review": 8,
+}
 # Which step each review Edit button returns to.
-FIELD_STEP = {"category": "category", "level": "level", "when": "when", "where": "where",
-              "what": "what", "source": "source", "files": "files"}
+FIELD_STEP = {
+    "category": "category",
+    "level": "level",
+    "when": "when",
+    "where": "where",
+    "what": "what",
+    "source": "source",
+    "files": "files",
+}
 MAX_FILES = 10
 
 
@@ -88,49 +104,71 @@ def prompt(context: BotContext, step: str, draft: Draft) -> tuple[str, Keyboard]
     number = STEP_NUMBER[step]
     keyboard: Keyboard = []
     if step == "category":
-        keyboard = chunked([Button(category_label(language, c.value), data=f"rep:cat:{c.value}")
-                            for c in Category], 2)
+        keyboard = chunked(
+            [
+                Button(category_label(language, c.value), data=f"rep:cat:{c.value}")
+                for c in Category
+            ],
+            2,
+        )
     elif step == "subtype":
-        keyboard = [[Button(category_label(language, draft.category or "", s),
-                            data=f"rep:sub:{s}")] for s in SUBTYPES.get(draft.category or "", ())]
+        keyboard = [
+            [Button(category_label(language, draft.category or "", s), data=f"rep:sub:{s}")]
+            for s in SUBTYPES.get(draft.category or "", ())
+        ]
     elif step == "level":
         icons = {"large": "🔴", "medium": "🟠", "small": "🟡"}
-        keyboard = [[Button(f"{icons[lv.value]} {level_label(language, lv.value)}",
-                            data=f"rep:lvl:{lv.value}") for lv in Level]]
+        keyboard = [
+            [
+                Button(
+                    f"{icons[lv.value]} {level_label(language, lv.value)}",
+                    data=f"rep:lvl:{lv.value}",
+                )
+                for lv in Level
+            ]
+        ]
     elif step == "when":
         keyboard = [
             [Button(label(language, texts.WHEN_NOW), data="rep:when:now")],
-            [Button(label(language, texts.WHEN_HOUR), data="rep:when:hour"),
-             Button(label(language, texts.WHEN_TODAY), data="rep:when:today")],
+            [
+                Button(label(language, texts.WHEN_HOUR), data="rep:when:hour"),
+                Button(label(language, texts.WHEN_TODAY), data="rep:when:today"),
+            ],
         ]
     elif step == "source":
         keyboard = [[Button(label(language, common.SKIP), data="rep:skip")]]
     elif step == "files":
         keyboard = [[Button(label(language, common.DONE), data="rep:done")]]
     elif step == "review":
-        edits = [Button(label(language, texts.EDIT_FIELD,
-                              field=label(language, texts.FIELDS[field])),
-                        data=f"rep:edit:{field}") for field in FIELD_STEP]
-        keyboard = [[Button(label(language, texts.SUBMIT), data="rep:submit")],
-                    *chunked(edits, 2)]
+        edits = [
+            Button(
+                label(language, texts.EDIT_FIELD, field=label(language, texts.FIELDS[field])),
+                data=f"rep:edit:{field}",
+            )
+            for field in FIELD_STEP
+        ]
+        keyboard = [[Button(label(language, texts.SUBMIT), data="rep:submit")], *chunked(edits, 2)]
         text = r.render(language, "report/review", draft=draft, when=_when_text(context, draft))
         return text, [*keyboard, [Button(label(language, common.CANCEL), data="rep:cancel")]]
     text = r.render(language, f"report/{step}", draft=draft, number=number)
     return text, [*keyboard, _nav(context, step)]
 
 
-async def _save(context: BotContext, user_id: int, step: str, draft: Draft,
-                editing: bool = False) -> None:
+async def _save(
+    context: BotContext, user_id: int, step: str, draft: Draft, editing: bool = False
+) -> None:
     ctx = context.app_ctx
     data = draft.to_data()
     data["editing"] = editing
     async with ctx.db.transaction() as session:
-        await conversations.save(session=session, ctx=ctx, user_id=user_id, kind=_kind(draft),
-                                 step=step, data=data)
+        await conversations.save(
+            session=session, ctx=ctx, user_id=user_id, kind=_kind(draft), step=step, data=data
+        )
 
 
-async def _go(update: Update, context: BotContext, step: str, draft: Draft,
-              editing: bool = False) -> None:
+async def _go(
+    update: Update, context: BotContext, step: str, draft: Draft, editing: bool = False
+) -> None:
     """Save the draft at a step, then ask that step's question."""
     assert update.effective_user is not None
     await _save(context, update.effective_user.id, step, draft, editing)
@@ -161,9 +199,15 @@ async def _start(update: Update, context: BotContext, *, is_drill: bool) -> None
         convo = await conversations.current(session=session, user_id=update.effective_user.id)
     if convo is not None and convo.kind in KINDS:
         r = ctx.renderer
-        keyboard = [[Button(r.label(context.language, texts.RESUME), data="rep:resume"),
-                     Button(r.label(context.language, texts.RESTART),
-                            data="rep:restart:drill" if is_drill else "rep:restart")]]
+        keyboard = [
+            [
+                Button(r.label(context.language, texts.RESUME), data="rep:resume"),
+                Button(
+                    r.label(context.language, texts.RESTART),
+                    data="rep:restart:drill" if is_drill else "rep:restart",
+                ),
+            ]
+        ]
         await reply(update, r.render(context.language, "report/resume"), keyboard)
         return
     await begin(update, context, Draft(is_drill=is_drill))
@@ -229,12 +273,27 @@ class _StaleButton(Exception):
     pass
 
 
-async def _press(update: Update, context: BotContext, action: str, args: list[str], step: str,
-                 draft: Draft, editing: bool) -> None:
+async def _press(
+    update: Update,
+    context: BotContext,
+    action: str,
+    args: list[str],
+    step: str,
+    draft: Draft,
+    editing: bool,
+) -> None:
     query = update.callback_query
     ctx = context.app_ctx
-    expected = {"cat": "category", "sub": "subtype", "lvl": "level", "when": "when",
-                "skip": "source", "done": "files", "edit": "review", "submit": "review"}
+    expected = {
+        "cat": "category",
+        "sub": "subtype",
+        "lvl": "level",
+        "when": "when",
+        "skip": "source",
+        "done": "files",
+        "edit": "review",
+        "submit": "review",
+    }
     if action in expected and expected[action] != step:
         raise _StaleButton
     if action == "resume":
@@ -247,9 +306,10 @@ async def _press(update: Update, context: BotContext, action: str, args: list[st
         await answer(query)
         async with ctx.db.transaction() as session:
             await conversations.end(session=session, user_id=update.effective_user.id)
-        await edit_or_reply(update, ctx.renderer.render(context.language,
-                                                        "conversations/cancelled",
-                                                        kind=_kind(draft)))
+        await edit_or_reply(
+            update,
+            ctx.renderer.render(context.language, "conversations/cancelled", kind=_kind(draft)),
+        )
         return
     if action == "back":
         if not args or args[0] != step:
@@ -293,8 +353,13 @@ async def _press(update: Update, context: BotContext, action: str, args: list[st
         raise _StaleButton
     await answer(query)
     await edit_or_reply(update, _recap(context, step, draft))
-    await _go(update, context, _next_step(step, draft, editing), draft,
-              editing=editing and _next_step(step, draft, editing) != "review")
+    await _go(
+        update,
+        context,
+        _next_step(step, draft, editing),
+        draft,
+        editing=editing and _next_step(step, draft, editing) != "review",
+    )
 
 
 async def on_message(update: Update, context: BotContext, convo: Conversation) -> None:
@@ -344,26 +409,43 @@ async def _add_file(update: Update, context: BotContext, draft: Draft) -> None:
     item: dict[str, str] | None = None
     if message.photo:
         largest = message.photo[-1]
-        item = {"kind": "photo", "file_id": largest.file_id,
-                "file_unique_id": largest.file_unique_id, "name": ""}
+        item = {
+            "kind": "photo",
+            "file_id": largest.file_id,
+            "file_unique_id": largest.file_unique_id,
+            "name": "",
+        }
     elif message.document:
         document = message.document
-        item = {"kind": "document", "file_id": document.file_id,
-                "file_unique_id": document.file_unique_id, "name": document.file_name or ""}
+        item = {
+            "kind": "document",
+            "file_id": document.file_id,
+            "file_unique_id": document.file_unique_id,
+            "name": document.file_name or "",
+        }
     if item is None:
-        await reply(update, error_text(language, "report.want_files"),
-                    [[Button(r.label(language, common.DONE), data="rep:done")]])
+        await reply(
+            update,
+            error_text(language, "report.want_files"),
+            [[Button(r.label(language, common.DONE), data="rep:done")]],
+        )
         return
     if len(draft.files) >= MAX_FILES:
-        await reply(update, error_text(language, "report.too_many_files"),
-                    [[Button(r.label(language, common.DONE), data="rep:done")]])
+        await reply(
+            update,
+            error_text(language, "report.too_many_files"),
+            [[Button(r.label(language, common.DONE), data="rep:done")]],
+        )
         return
     draft.files.append(item)
     convo = await _current(context, update.effective_user.id)
     editing = bool(convo.data.get("editing")) if convo else False
     await _save(context, update.effective_user.id, "files", draft, editing)
-    await reply(update, r.label(language, texts.FILE_RECEIVED, count=len(draft.files)),
-                [[Button(r.label(language, common.DONE), data="rep:done")]])
+    await reply(
+        update,
+        r.label(language, texts.FILE_RECEIVED, count=len(draft.files)),
+        [[Button(r.label(language, common.DONE), data="rep:done")]],
+    )
 
 
 async def _submit(update: Update, context: BotContext, draft: Draft) -> None:
@@ -373,23 +455,31 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> None:
     assert user is not None
     r, language = ctx.renderer, context.language
     async with ctx.db.transaction() as session:
-        submitted = await incidents.submit(session=session, ctx=ctx, reporter_id=user.id,
-                                           draft=draft)
+        submitted = await incidents.submit(
+            session=session, ctx=ctx, reporter_id=user.id, draft=draft
+        )
         await conversations.end(session=session, user_id=user.id)
         incident = submitted.incident
     duty_officer = r.label(language, common.POSITIONS["duty_officer"])
     notified = [
-        f"{duty_officer}: {item.name}" if item.target == "duty_officer"
+        f"{duty_officer}: {item.name}"
+        if item.target == "duty_officer"
         else purpose_label(language, item.target)
         for item in submitted.notified
     ]
-    missing = [duty_officer if m == "duty_officer" else purpose_label(language, m)
-               for m in submitted.missing]
+    missing = [
+        duty_officer if m == "duty_officer" else purpose_label(language, m)
+        for m in submitted.missing
+    ]
     await answer(query)
     review_text, _ = prompt(context, "review", draft)
     await edit_or_reply(update, review_text)
-    await reply(update, r.render(language, "report/submitted", incident=incident,
-                                 notified=notified, missing=missing))
+    await reply(
+        update,
+        r.render(
+            language, "report/submitted", incident=incident, notified=notified, missing=missing
+        ),
+    )
 
 
 async def cancel_hook(update: Update, context: BotContext, convo: Conversation) -> None:
@@ -409,4 +499,3 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     flows = router(app)
     for kind in KINDS:
         flows.register(kind, on_message)
-

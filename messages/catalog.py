@@ -41,15 +41,21 @@ def extract(feature: str) -> Catalog:
             options_map={"**.j2": JINJA_OPTIONS},
             keywords=KEYWORDS,
         ):
-            catalog.add(message, None, [(f"templates/{feature}/{filename}", lineno)],
-                        auto_comments=comments, context=context)
+            catalog.add(
+                message,
+                None,
+                [(f"templates/{feature}/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     module = HERE / f"{feature}.py"
     if module.exists():
         for lineno, message, comments, context in extract_from_file(
             "python", str(module), keywords=KEYWORDS
         ):
-            catalog.add(message, None, [(f"{feature}.py", lineno)],
-                        auto_comments=comments, context=context)
+            catalog.add(
+                message, None, [(f"{feature}.py", lineno)], auto_comments=comments, context=context
+            )
     return catalog
 
 
@@ -109,9 +115,7 @@ def todo(language: str = "zh_CN") -> dict[str, str]:
     for feature in features():
         catalog = read_catalog(po_path(language, feature), language)
         for message in catalog:
-            if message.id and isinstance(message.id, str) and (
-                not message.string or message.fuzzy
-            ):
+            if message.id and isinstance(message.id, str) and (not message.string or message.fuzzy):
                 missing[message.id] = ""
     return missing
 

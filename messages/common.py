@@ -92,6 +92,7 @@ def error_text(language: str, key: str, **params: object) -> str:
     text = gettext_for(language, message or UNKNOWN_ERROR)
     return text % params if params and message else text
 
+
 TEMPLATE_HELPERS = {
     "role_name": role_label,
     "position_name": position_label,

@@ -22,4 +22,5 @@ def kind_label(language: str, kind: str) -> str:
     message = KINDS.get(kind)
     return gettext_for(language, message) if message else kind
 
+
 TEMPLATE_HELPERS = {"kind_name": kind_label}

@@ -109,6 +109,7 @@ def timeline_label(language: str, kind: str) -> str:
     message = TIMELINE.get(kind)
     return gettext_for(language, message) if message else kind
 
+
 TEMPLATE_HELPERS = {
     "category_name": category_label,
     "level_meaning": level_meaning,

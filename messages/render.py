@@ -101,6 +101,8 @@ class Renderer:
     def html_label(self, language: str, message: str, **values: Any) -> Markup:
         """A translated label with its values escaped, for use inside HTML."""
         escaped = {key: Markup.escape(value) for key, value in values.items()}
-        return Markup(gettext_for(language, message)) % escaped if values else Markup(
-            gettext_for(language, message)
+        return (
+            Markup(gettext_for(language, message)) % escaped
+            if values
+            else Markup(gettext_for(language, message))
         )

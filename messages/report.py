@@ -39,8 +39,7 @@ ERRORS = {
     "report.bad_where": N_("Send where it happened (the system or site), 1 to 200 characters."),
     "report.bad_what": N_("Describe what you see in 1 to 2000 characters. Yours has %(length)s."),
     "report.bad_source": N_(
-        "Send an IP address (10.1.2.3), a network (10.1.2.0/24) or an account name, "
-        "or press Skip."
+        "Send an IP address (10.1.2.3), a network (10.1.2.0/24) or an account name, or press Skip."
     ),
     "report.bad_ip": N_("“%(value)s” is not a valid IP address. Check it, or press Skip."),
     "report.bad_cidr": N_("“%(value)s” is not a valid network. Check it, or press Skip."),

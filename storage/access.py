@@ -152,9 +152,7 @@ async def get_invite(*, session: AsyncSession, token: str) -> Invite | None:
     return await session.get(Invite, token)
 
 
-async def claim_invite(
-    *, session: AsyncSession, token: str, user_id: int, now: datetime
-) -> bool:
+async def claim_invite(*, session: AsyncSession, token: str, user_id: int, now: datetime) -> bool:
     """Mark an invite used, atomically; False if it was used or expired meanwhile."""
     result = await session.execute(
         update(Invite)

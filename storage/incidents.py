@@ -17,8 +17,10 @@ OPEN_STATUSES = ("reported", "acknowledged", "in_progress", "resolved")
 async def next_number(*, session: AsyncSession, series: str) -> int:
     """The next number in a series, taken under a row lock so no two callers share one."""
     counter = (
-        await session.execute(select(Counter).where(Counter.name == series).with_for_update())
-    ).scalars().first()
+        (await session.execute(select(Counter).where(Counter.name == series).with_for_update()))
+        .scalars()
+        .first()
+    )
     if counter is None:
         counter = Counter(name=series, value=0)
         session.add(counter)

@@ -136,9 +136,7 @@ async def sent_copies(*, session: AsyncSession, ref: str) -> Sequence[OutboxMess
     return result.scalars().all()
 
 
-async def newer_pending_edit(
-    *, session: AsyncSession, edit_of: int, after_id: int
-) -> bool:
+async def newer_pending_edit(*, session: AsyncSession, edit_of: int, after_id: int) -> bool:
     """Whether a later edit of the same message is still waiting (this one can be skipped)."""
     found = await session.scalar(
         select(OutboxMessage.id)
@@ -164,9 +162,7 @@ async def move_chat_outbox(*, session: AsyncSession, old_chat_id: int, new_chat_
     )
 
 
-async def outbox_status_counts(
-    *, session: AsyncSession, batch_id: int
-) -> dict[str, int]:
+async def outbox_status_counts(*, session: AsyncSession, batch_id: int) -> dict[str, int]:
     """How many rows of a batch are in each status."""
     result = await session.execute(
         select(OutboxMessage.status, func.count())

@@ -74,9 +74,7 @@ async def database_url(migrated_template: str, tmp_path: Path) -> AsyncIterator[
         engine = create_async_engine(migrated_template)
         try:
             async with engine.begin() as conn:
-                names = ", ".join(
-                    f'"{t.name}"' for t in Base.metadata.sorted_tables
-                )
+                names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
                 await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         finally:
             await engine.dispose()

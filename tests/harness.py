@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.core import Emulator
-from emulator.server import EmulatorServer
-from emulator.testing import TelegramWorld, UserHandle
 from telegram import Update
 
 from bot.app import AnyApplication, build_application, build_context, on_start, on_stop
 from bot.clock import ShiftedClock
 from bot.config import Policy, Settings
 from bot.context import AppContext
+from emulator.core import Emulator
+from emulator.server import EmulatorServer
+from emulator.testing import TelegramWorld, UserHandle
 from storage.db import Database
 
 TOKEN = "5123456789:AAHtestTokenForIncidentBotJourneys0"
@@ -98,20 +98,23 @@ class Stage:
             incident_bot_config=config or self.tmp_path / "absent.toml",
         )
 
-    async def start_bot(
-        self, *, admins: list[UserHandle], policy: Policy | None = None
-    ) -> Bot:
+    async def start_bot(self, *, admins: list[UserHandle], policy: Policy | None = None) -> Bot:
         """Build the real application and start it polling the emulator."""
         clock = ShiftedClock()
-        ctx = build_context(self.settings(admins), policy or fast_policy(), clock=clock,
-                            db=Database(self.database_url))
+        ctx = build_context(
+            self.settings(admins),
+            policy or fast_policy(),
+            clock=clock,
+            db=Database(self.database_url),
+        )
         app = build_application(ctx)
         await app.initialize()
         await on_start(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=5,
-                                        allowed_updates=Update.ALL_TYPES)
+        await app.updater.start_polling(
+            poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES
+        )
         bot = Bot(ctx=ctx, app=app, clock=clock)
         self.bots.append(bot)
         return bot
@@ -135,16 +138,15 @@ async def open_stage(database_url: str, tmp_path: Path) -> AsyncIterator[Stage]:
     server = EmulatorServer(emulator, host="127.0.0.1", port=0)
     await server.start()
     tg = TelegramWorld(emulator, TOKEN, bot_username=BOT_USERNAME)
-    stage = Stage(emulator=emulator, server=server, tg=tg, database_url=database_url,
-                  tmp_path=tmp_path)
+    stage = Stage(
+        emulator=emulator, server=server, tg=tg, database_url=database_url, tmp_path=tmp_path
+    )
     try:
         yield stage
     finally:
         for bot in list(stage.bots):
             await stage.stop_bot(bot)
         await server.stop()
-
-
 
 
 # Refusals a correct bot still meets: editing to identical content, or a group that moved.

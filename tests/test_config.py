@@ -22,7 +22,10 @@ def test_defaults_follow_the_plan() -> None:
     assert policy.routing.medium == ["tech_center"]
     assert policy.routing.small == ["duty_officer", "tech_center"]
     assert [p.value for p in policy.escalation.chain] == [
-        "duty_officer", "tech_lead", "deputy", "leader"
+        "duty_officer",
+        "tech_lead",
+        "deputy",
+        "leader",
     ]
     assert policy.escalation.timeout_minutes.large == 5
 
@@ -70,9 +73,7 @@ def test_contact_phones_are_written_in_international_form(tmp_path: Path) -> Non
 
 def test_bad_phone_in_toml_names_the_contact(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    path.write_text(
-        '[[contacts]]\nposition = "deputy"\nname = "李"\nmobile = "12345"\n', "utf-8"
-    )
+    path.write_text('[[contacts]]\nposition = "deputy"\nname = "李"\nmobile = "12345"\n', "utf-8")
     with pytest.raises(ConfigError) as caught:
         load_policy(path)
     assert "contacts[0].mobile" in str(caught.value)
@@ -96,8 +97,12 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN",)}
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
-        env=full_env, cwd=ROOT, timeout=60,
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=60,
     )
 
 

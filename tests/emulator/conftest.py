@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 from emulator import Emulator, EmulatorServer, TelegramWorld
+from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 
 @pytest.fixture

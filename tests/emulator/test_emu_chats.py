@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.emulator.emu_helpers import ApiCall
 
 from emulator import Emulator, TelegramWorld
 from emulator.testing import UserHandle
+from tests.emulator.emu_helpers import ApiCall
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 from emulator import Emulator, EmulatorServer
 from emulator.client import ControlError, EmulatorClient
+from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 
 @pytest.fixture

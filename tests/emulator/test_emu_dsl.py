@@ -7,11 +7,11 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.emulator.emu_helpers import TOKEN
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest
 
 from emulator import Emulator, EmulatorServer, TelegramWorld
+from tests.emulator.emu_helpers import TOKEN
 
 
 @pytest.fixture

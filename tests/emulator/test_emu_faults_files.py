@@ -9,13 +9,13 @@ import zlib
 
 import aiohttp
 import pytest
-from tests.emulator.emu_helpers import TOKEN, ApiCall
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
 from emulator import Emulator, EmulatorServer, TelegramWorld
 from emulator.testing import UserHandle
+from tests.emulator.emu_helpers import TOKEN, ApiCall
 
 
 def png(width: int, height: int) -> bytes:

@@ -6,12 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from tests.emulator.emu_helpers import TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator import Emulator
 from emulator.spec import UploadedFile, api, method_spec
+from tests.emulator.emu_helpers import TOKEN
 
 IMPLEMENTED = sorted(name[3:] for name in dir(Emulator) if name.startswith("_m_"))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.emulator.emu_helpers import TOKEN
 from telegram import (
     Bot,
     BotCommand,
@@ -24,6 +23,7 @@ from telegram.ext import (
 )
 
 from emulator import Emulator, EmulatorServer, TelegramWorld
+from tests.emulator.emu_helpers import TOKEN
 
 
 async def test_bot_methods_round_trip(

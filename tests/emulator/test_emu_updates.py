@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from tests.emulator.emu_helpers import ApiCall
 
 from emulator import Emulator, TelegramWorld
+from tests.emulator.emu_helpers import ApiCall
 
 
 async def poll_started(emu: Emulator, count: int) -> None:
@@ -176,9 +176,9 @@ async def test_webhook_without_secret_sends_no_header(
 
 async def test_stopping_the_server_ends_pending_long_polls() -> None:
     import aiohttp
-    from tests.emulator.emu_helpers import TOKEN
 
     from emulator import EmulatorServer
+    from tests.emulator.emu_helpers import TOKEN
 
     emu = Emulator()
     server = EmulatorServer(emu)

@@ -149,14 +149,18 @@ async def test_contacts_show_configured_numbers_in_international_form(stage: Sta
     from bot.config import load_policy
     from tests.harness import fast_policy
 
-    policy = fast_policy(**load_policy(config).model_dump(include={"contacts",
-                                                                   "phone_area_code"}))
+    policy = fast_policy(**load_policy(config).model_dump(include={"contacts", "phone_area_code"}))
     admin = stage.tg.user("Admin", lang="zh")
     await stage.start_bot(admins=[admin], policy=policy)
     await admin.send("/contacts")
     card = await admin.wait_for("应急联系人")
-    for number in ("+86 28 8765 4321", "+86 138 0013 8000", "+86 28 8765 0000",
-                   "+86 139 0000 1111", "+86 137 1234 5678"):
+    for number in (
+        "+86 28 8765 4321",
+        "+86 138 0013 8000",
+        "+86 28 8765 0000",
+        "+86 139 0000 1111",
+        "+86 137 1234 5678",
+    ):
         assert number in card.text
     assert card.text.index("组长") < card.text.index("技术应用中心负责人")
 
