@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -58,7 +59,9 @@ async def _sqlite_prepare(path: Path) -> None:
 def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker: str) -> Iterator[str]:
     """A database brought up by the real migrations once per worker."""
     if BACKEND == "postgresql":
-        name = f"incident_bot_test_{worker}"
+        # Each checkout gets its own databases, so two checkouts can test at the same time.
+        checkout = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+        name = f"incident_bot_test_{checkout}_{worker}"
         asyncio.run(_pg_prepare(name))
         yield f"{PG_SERVER}/{name}"
     else:
