@@ -120,3 +120,9 @@ def test_run_without_token_explains_what_to_set(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "TELEGRAM_BOT_TOKEN" in result.stderr
     assert "BotFather" in result.stderr
+
+
+def test_the_example_configuration_is_valid() -> None:
+    """The commented example in the repository loads without errors."""
+    policy = load_policy(ROOT / "config.example.toml")
+    assert policy.contacts and policy.contacts[0].office_phone == "+86 28 8765 4321"
