@@ -42,6 +42,13 @@ async def save(
     )
 
 
+async def mark_handled(*, session: AsyncSession, user_id: int, update_id: int) -> None:
+    """Remember the last update a conversation answered, so a redelivered one is ignored."""
+    convo = await q.get_conversation(session=session, user_id=user_id)
+    if convo is not None:
+        convo.data = {**convo.data, "_handled_update": update_id}
+
+
 async def end(*, session: AsyncSession, user_id: int) -> bool:
     """Finish or cancel a user's conversation."""
     return await q.delete_conversation(session=session, user_id=user_id)

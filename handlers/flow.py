@@ -13,6 +13,7 @@ from handlers.common import BotContext, reply
 from handlers.fallback import not_understood
 from storage.models import Conversation
 
+HANDLED = "_handled_update"
 FlowStep = Callable[[Update, BotContext, Conversation], Awaitable[None]]
 CancelHook = Callable[[Update, BotContext, Conversation], Awaitable[None]]
 
@@ -56,7 +57,15 @@ async def private_message(update: Update, context: BotContext) -> None:
     if convo is None or handler is None:
         await not_understood(update, context)
         return
+    if int(convo.data.get(HANDLED, 0)) >= update.update_id:
+        # Telegram delivered this update again after a crash: it was already answered.
+        return
     await handler(update, context, convo)
+    ctx = context.app_ctx
+    async with ctx.db.transaction() as session:
+        await conversations.mark_handled(
+            session=session, user_id=user.id, update_id=update.update_id
+        )
 
 
 async def cancel(update: Update, context: BotContext) -> None:

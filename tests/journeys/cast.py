@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.config import Policy
 from emulator.testing import GroupHandle, UserHandle
@@ -28,7 +30,7 @@ async def bind(admin: UserHandle, group: GroupHandle, purpose: str) -> None:
 class Office:
     """The cast of the plan: leadership, tech center, duty officers, staff, and their chats."""
 
-    bot: Bot
+    bot: Bot  # or a tests.proc.BotProcess when started as a separate process
     admin: UserHandle
     leader: UserHandle
     deputy: UserHandle
@@ -41,8 +43,17 @@ class Office:
     all_staff: GroupHandle
 
 
-async def open_office(stage: Stage, policy: Policy | None = None, lang: str = "en") -> Office:
-    """Start a bot and set up a whole office through real chat commands."""
+Starter = Callable[[list[UserHandle], dict[str, UserHandle]], Awaitable[Any]]
+
+
+async def open_office(
+    stage: Stage,
+    policy: Policy | None = None,
+    lang: str = "en",
+    *,
+    starter: Starter | None = None,
+) -> Office:
+    """Start a bot (in-process unless a starter is given) and set up an office through chat."""
     tg = stage.tg
     admin = tg.user("Admin Wang", lang=lang)
     people = {
@@ -53,7 +64,10 @@ async def open_office(stage: Stage, policy: Policy | None = None, lang: str = "e
         "duty": (tg.user("Duty Wu", lang=lang), "duty"),
         "staff": (tg.user("Staff Zheng", lang=lang), "staff"),
     }
-    bot = await stage.start_bot(admins=[admin], policy=policy)
+    if starter is None:
+        bot: Any = await stage.start_bot(admins=[admin], policy=policy)
+    else:
+        bot = await starter([admin], {name: user for name, (user, _) in people.items()})
     await admin.send("/start")
     await admin.wait_for("/report")
     for user, role in people.values():

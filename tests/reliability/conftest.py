@@ -1,0 +1,39 @@
+"""Reliability fixtures: the journey stage, plus bots run as separate, killable processes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.journeys.conftest import stage  # noqa: F401  (the same stage as the journeys)
+from tests.proc import BotProcess
+
+
+@pytest.fixture
+async def processes(database_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., BotProcess]]:
+    """Make bot processes against the test's stage; all are stopped at the end."""
+    made: list[BotProcess] = []
+
+    def make(stage: Any, *, admin_ids: list[int], **kwargs: Any) -> BotProcess:
+        workdir = tmp_path / f"bot{len(made)}"
+        workdir.mkdir()
+        process = BotProcess(
+            emulator=stage.emulator,
+            server=stage.server,
+            database_url=database_url,
+            workdir=workdir,
+            admin_ids=admin_ids,
+            **kwargs,
+        )
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        await process.stop()
+    for process in made:
+        errors = process.logged_errors()
+        assert not errors, f"the bot process logged errors:\n{process.log()}"
