@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import Database
 from storage.models import Base
+from tests.harness import Stage, bad_requests, open_stage
 
 # make test runs the suite twice: once as is (SQLite), once with this set to "postgresql".
 BACKEND = os.environ.get("INCIDENT_BOT_TEST_DB", "sqlite")
@@ -96,3 +98,33 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+async def stage(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Stage]:
+    """The emulator and a world to populate; fails the test on logged errors or bad requests."""
+    collector = _ErrorCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        async for current in open_stage(database_url, tmp_path):
+            yield current
+            if not request.node.get_closest_marker("allow_refusals"):
+                refused = bad_requests(current.emulator)
+                assert not refused, f"the bot made requests Telegram would refuse: {refused}"
+    finally:
+        root.removeHandler(collector)
+    if not request.node.get_closest_marker("allow_errors"):
+        messages = [f"{r.name}: {r.getMessage()}" for r in collector.records]
+        assert not messages, f"the bot logged errors: {messages}"

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.journeys.conftest import stage  # noqa: F401  (the same stage as the journeys)
 from tests.proc import BotProcess
 
 
