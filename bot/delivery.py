@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from bot.clock import Clock
 from bot.config import DeliveryPolicy
 from bot.keyboards import Keyboard, keyboard_to_dict
 from bot.ratelimit import GlobalPacer, PerChatLimits
+from messages.render import as_html
 from storage import access as access_q
 from storage import runtime as q
 from storage.db import Database
@@ -85,7 +87,7 @@ async def enqueue_message(
         not_before=now,
         chat_id=chat_id,
         method=SEND_MESSAGE,
-        payload={"text": text, "reply_markup": keyboard_to_dict(keyboard)},
+        payload={"text": as_html(text), "reply_markup": keyboard_to_dict(keyboard)},
         ref=ref,
         priority=priority,
         batch_id=batch_id,
@@ -108,7 +110,7 @@ def message_row(
         "not_before": now,
         "chat_id": chat_id,
         "method": SEND_MESSAGE,
-        "payload": {"text": text, "reply_markup": keyboard_to_dict(keyboard)},
+        "payload": {"text": as_html(text), "reply_markup": keyboard_to_dict(keyboard)},
         "ref": ref,
         "priority": priority,
         "batch_id": batch_id,
@@ -146,7 +148,7 @@ async def enqueue_document(
         payload={
             "filename": filename,
             "content_b64": base64.b64encode(content).decode("ascii"),
-            "caption": caption,
+            "caption": as_html(caption) if caption is not None else None,
         },
         ref=ref,
         priority=priority,
@@ -166,7 +168,7 @@ async def enqueue_photo(
 ) -> OutboxMessage:
     """Queue a photo, by an existing file id or by upload."""
     _mark(session)
-    payload: dict[str, Any] = {"caption": caption}
+    payload: dict[str, Any] = {"caption": as_html(caption) if caption is not None else None}
     if file_id is not None:
         payload["file_id"] = file_id
     elif content is not None:
@@ -226,7 +228,10 @@ async def enqueue_edit(
         not_before=now,
         chat_id=original.chat_id,
         method=method,
-        payload={"text": text, "reply_markup": keyboard_to_dict(keyboard)},
+        payload={
+            "text": as_html(text) if text is not None else None,
+            "reply_markup": keyboard_to_dict(keyboard),
+        },
         ref=original.ref,
         edit_of=original.id,
         priority=priority,
@@ -256,7 +261,12 @@ async def copies(*, session: AsyncSession, ref: str) -> list[OutboxMessage]:
     return list(await q.sent_copies(session=session, ref=ref))
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _retry_after(exc: RetryAfter) -> float:
+    """Seconds to wait; PTB gives an int or, opted in or in later versions, a timedelta."""
+    with warnings.catch_warnings():
+        # Reading the int form warns about the coming timedelta form; both are handled here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -482,7 +492,7 @@ class Dispatcher:
         try:
             message = await self._call(row, target)
         except RetryAfter as exc:
-            wait = _seconds(exc.retry_after)
+            wait = _retry_after(exc)
             self.pacer.pause(wait)
             self.stats.rate_limited += 1
             return _Outcome(

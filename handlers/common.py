@@ -21,6 +21,7 @@ from bot.context import AppContext
 from bot.keyboards import Keyboard
 from bot.users import Person
 from messages.i18n import language_from_telegram
+from messages.render import as_html
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -91,14 +92,14 @@ def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
 
 
 async def reply(update: Update, text: str, keyboard: Keyboard | None = None) -> Message | None:
-    """Answer in the chat the update came from (Telegram HTML)."""
+    """Answer in the chat the update came from: a rendered template, or plain text escaped."""
     chat = update.effective_chat
     if chat is None:
         return None
     bot = update.get_bot()
     return await bot.send_message(
         chat_id=chat.id,
-        text=text,
+        text=as_html(text),
         parse_mode=ParseMode.HTML,
         reply_markup=markup(keyboard),
         link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -119,7 +120,7 @@ async def edit_or_reply(
     if query is not None and query.message is not None:
         try:
             result = await query.edit_message_text(
-                text=text,
+                text=as_html(text),
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup(keyboard),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),

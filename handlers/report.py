@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -234,7 +234,7 @@ def _recap(context: BotContext, step: str, draft: Draft) -> str:
     field = {"subtype": "category"}.get(step, step)
     name = r.label(language, texts.FIELDS.get(field, texts.FIELDS["category"]))
     value = values.get(step, "")
-    return f"✔️ {escape(name)}: {escape(value)}"
+    return Markup("✔️ {}: {}").format(name, value)
 
 
 async def button(update: Update, context: BotContext) -> None:
@@ -263,7 +263,8 @@ async def button(update: Update, context: BotContext) -> None:
     step = convo.step
     try:
         await _press(update, context, action, parts[2:], step, draft, editing)
-    except _StaleButton:
+    except (_StaleButton, ValueError, IndexError):
+        # Forged or outdated data: nothing changes.
         await answer(query, r.label(language, common.STALE_BUTTON), alert=True)
     except ServiceError as exc:
         await answer(query, error_text(language, exc.key, **exc.params), alert=True)
@@ -395,8 +396,11 @@ async def on_message(update: Update, context: BotContext, convo: Conversation) -
             draft.source, draft.source_kind = parse_source(text)
             draft.source_done = True
     except ServiceError as exc:
-        # Say what is expected and stay at this step.
+        # Say what is expected and stay at this step (its buttons shown again if it has any).
         await reply(update, error_text(language, exc.key, **exc.params))
+        if step in ("category", "subtype", "level", "review"):
+            text, keyboard = prompt(context, step, draft)
+            await reply(update, text, keyboard)
         return
     following = _next_step(step, draft, editing)
     await _go(update, context, following, draft, editing=editing and following != "review")

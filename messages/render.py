@@ -80,21 +80,24 @@ class Renderer:
         """'2026-11-26' in the office's time zone."""
         return "" if value is None else self.to_local(value).strftime("%Y-%m-%d")
 
-    def render(self, language: str, name: str, **context: Any) -> str:
+    def render(self, language: str, name: str, **context: Any) -> Markup:
         """Render `templates/<name>.html.j2`, cut cleanly to one message's length."""
-        return truncate_html(self.render_full(language, name, **context), TEXT_LIMIT)
+        return Markup(truncate_html(self.render_full(language, name, **context), TEXT_LIMIT))
 
-    def render_full(self, language: str, name: str, **context: Any) -> str:
-        """Render a template without any length limit."""
+    def render_full(self, language: str, name: str, **context: Any) -> Markup:
+        """Render a template without any length limit (safe Telegram HTML)."""
         env = self._envs[normalize_language(language)]
-        return env.get_template(f"{name}.html.j2").render(**context).strip()
+        return Markup(env.get_template(f"{name}.html.j2").render(**context).strip())
 
-    def render_parts(self, language: str, name: str, **context: Any) -> list[str]:
+    def render_parts(self, language: str, name: str, **context: Any) -> list[Markup]:
         """Render a template, split into as many messages as it needs."""
-        return split_html(self.render_full(language, name, **context), TEXT_LIMIT)
+        return [
+            Markup(part)
+            for part in split_html(self.render_full(language, name, **context), TEXT_LIMIT)
+        ]
 
     def label(self, language: str, message: str, **values: Any) -> str:
-        """A translated plain-text label (a button, an alert), not HTML."""
+        """A translated plain-text label (a button, an alert); escaped if sent as a message."""
         text = gettext_for(language, message)
         return text % values if values else text
 
@@ -106,3 +109,8 @@ class Renderer:
             if values
             else Markup(gettext_for(language, message))
         )
+
+
+def as_html(text: str) -> str:
+    """Telegram HTML for a text: rendered templates pass, plain text is escaped."""
+    return str(text) if isinstance(text, Markup) else str(Markup.escape(text))

@@ -165,3 +165,31 @@ async def _contacts(stage: Stage, office: object) -> None:
                 name=handle.name,
                 telegram_id=handle.id,
             )
+
+
+async def test_take_charge_incidents_list_and_details_with_timeline(stage: Stage) -> None:
+    """R5 R13: taking charge shows on the card; /incidents lists it; /incident has the timeline."""
+    office = await open_office(stage)
+    number = await report(
+        office.staff, category="Information tampering", subtype=None, level="medium", source=None
+    )
+    card = await office.tech_center.wait_for(number)
+    answer = await card.press("🙋 由我负责", by=office.tech)
+    assert "in charge" in (answer.text or "")
+    await card.wait_until("负责人：Tech Sun")
+    await office.staff.wait_for("was acknowledged by Tech Sun")
+
+    await office.tech.send("/incidents")
+    listing = await office.tech.wait_for("Open incidents")
+    assert number in listing.text and "being handled" in listing.text
+    await office.tech.send(f"/incident {number}")
+    detail = await office.tech.wait_for("Timeline")
+    lines = detail.text.split("Timeline")[1]
+    assert lines.index("reported") < lines.index("acknowledged") < lines.index("taken in charge")
+    assert "Tech Sun" in lines
+
+    await office.staff.send("/incidents")
+    await office.staff.wait_for("may not see")
+    info = await card.press("📄 详情", by=office.tech_lead)
+    assert "private chat" in (info.text or "")
+    await office.tech_lead.wait_for("Timeline")
