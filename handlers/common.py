@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import (
@@ -106,7 +107,9 @@ async def reply(update: Update, text: str, keyboard: Keyboard | None = None) -> 
     )
 
 
-async def reply_parts(update: Update, parts: list[str], keyboard: Keyboard | None = None) -> None:
+async def reply_parts(
+    update: Update, parts: Sequence[str], keyboard: Keyboard | None = None
+) -> None:
     """Answer with several messages (a long text split), the keyboard on the last."""
     for index, part in enumerate(parts):
         await reply(update, part, keyboard if index == len(parts) - 1 else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden
@@ -82,7 +83,7 @@ async def _details_privately(update: Update, context: BotContext, incident_id: i
     await answer(query, None if in_private else r.label(language, texts.DETAILS_SENT_ALERT))
 
 
-async def _detail_parts(context: BotContext, session: Any, incident: Any) -> list[str]:
+async def _detail_parts(context: BotContext, session: Any, incident: Any) -> list[Markup]:
     ctx = context.app_ctx
     entries = list(await incident_q.timeline(session=session, incident_id=incident.id))
     names = await incidents.people(session=session, incident=incident)
