@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -49,6 +50,21 @@ def build_context(
     )
     services.register(ctx)
     return ctx
+
+
+def webhook_parameters(settings: Settings) -> dict[str, Any]:
+    """Where the webhook listens and what Telegram is told: a secret path and header token."""
+    token = settings.token
+    secret = hashlib.sha256(("secret:" + token).encode()).hexdigest()[:32]
+    path = hashlib.sha256(("path:" + token).encode()).hexdigest()[:24]
+    assert settings.webhook_url is not None
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": path,
+        "webhook_url": settings.webhook_url.rstrip("/") + "/" + path,
+        "secret_token": secret,
+    }
 
 
 def build_application(ctx: AppContext) -> AnyApplication:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -93,25 +92,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     asyncio.run(_migrate(settings.database_url))
     from telegram import Update
 
-    from bot.app import build_application, build_context
+    from bot.app import build_application, build_context, webhook_parameters
 
     ctx = build_context(settings, policy)
     app = build_application(ctx)
     if settings.webhook_url:
-        secret = hashlib.sha256(settings.token.encode()).hexdigest()[:32]
-        path = hashlib.sha256(("path" + settings.token).encode()).hexdigest()[:24]
-        url = settings.webhook_url.rstrip("/") + "/" + path
         log.info(
             "taking updates by webhook on %s:%s", settings.webhook_listen, settings.webhook_port
         )
-        app.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=path,
-            webhook_url=url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        app.run_webhook(allowed_updates=Update.ALL_TYPES, **webhook_parameters(settings))
     else:
         log.info("taking updates by long polling")
         app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -82,7 +82,6 @@ def split_html(html: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def _cut_text(token: str, room: int) -> tuple[str, str]:
-    room = max(room, 1)
     out: list[str] = []
     used = 0
     for index, char in enumerate(token):

@@ -9,7 +9,14 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import AnyApplication, build_application, build_context, on_start, on_stop
+from bot.app import (
+    AnyApplication,
+    build_application,
+    build_context,
+    on_start,
+    on_stop,
+    webhook_parameters,
+)
 from bot.clock import ShiftedClock
 from bot.config import Policy, Settings
 from bot.context import AppContext
@@ -98,23 +105,38 @@ class Stage:
             incident_bot_config=config or self.tmp_path / "absent.toml",
         )
 
-    async def start_bot(self, *, admins: list[UserHandle], policy: Policy | None = None) -> Bot:
-        """Build the real application and start it polling the emulator."""
+    async def start_bot(
+        self,
+        *,
+        admins: list[UserHandle],
+        policy: Policy | None = None,
+        webhook_port: int | None = None,
+    ) -> Bot:
+        """Build the real application and start it polling the emulator (or on a webhook)."""
         clock = ShiftedClock()
+        settings = self.settings(admins)
+        if webhook_port is not None:
+            settings = settings.model_copy(update={
+                "webhook_url": f"http://127.0.0.1:{webhook_port}",
+                "webhook_listen": "127.0.0.1",
+                "webhook_port": webhook_port,
+            })
         ctx = build_context(
-            self.settings(admins),
-            policy or fast_policy(),
-            clock=clock,
-            db=Database(self.database_url),
+            settings, policy or fast_policy(), clock=clock, db=Database(self.database_url)
         )
         app = build_application(ctx)
         await app.initialize()
         await on_start(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES
-        )
+        if webhook_port is not None:
+            await app.updater.start_webhook(
+                allowed_updates=Update.ALL_TYPES, **webhook_parameters(settings)
+            )
+        else:
+            await app.updater.start_polling(
+                poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES
+            )
         bot = Bot(ctx=ctx, app=app, clock=clock)
         self.bots.append(bot)
         return bot
