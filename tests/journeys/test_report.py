@@ -193,3 +193,16 @@ async def test_take_charge_incidents_list_and_details_with_timeline(stage: Stage
     info = await card.press("📄 详情", by=office.tech_lead)
     assert "private chat" in (info.text or "")
     await office.tech_lead.wait_for("Timeline")
+
+
+async def test_a_missing_chat_is_reported_to_admins_not_dropped(stage: Stage) -> None:
+    """R4: with no tech-center chat bound, admins are told and the reporter knows."""
+    office = await open_office(stage)
+    await office.tech_center.send(office.admin, "/unbind")
+    await office.tech_center.wait_for("不再是")
+    number = await report(office.staff, category="Network failure", subtype=None,
+                          level="medium", source=None)
+    told = office.staff.messages()[-1].text
+    assert "Could not be notified" in told and "tech center chat" in told
+    alert = await office.admin.wait_for("No tech center chat is bound")
+    assert number in alert.text and "/bind tech_center" in alert.text

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import TOKEN
 from tests.proc import BotProcess
 
 
@@ -36,3 +37,4 @@ async def processes(database_url: str, tmp_path: Path) -> AsyncIterator[Callable
     for process in made:
         errors = process.logged_errors()
         assert not errors, f"the bot process logged errors:\n{process.log()}"
+        assert TOKEN not in process.log(), "the bot token must never appear in the logs"
