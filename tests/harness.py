@@ -116,11 +116,13 @@ class Stage:
         clock = ShiftedClock()
         settings = self.settings(admins)
         if webhook_port is not None:
-            settings = settings.model_copy(update={
-                "webhook_url": f"http://127.0.0.1:{webhook_port}",
-                "webhook_listen": "127.0.0.1",
-                "webhook_port": webhook_port,
-            })
+            settings = settings.model_copy(
+                update={
+                    "webhook_url": f"http://127.0.0.1:{webhook_port}",
+                    "webhook_listen": "127.0.0.1",
+                    "webhook_port": webhook_port,
+                }
+            )
         ctx = build_context(
             settings, policy or fast_policy(), clock=clock, db=Database(self.database_url)
         )

@@ -65,8 +65,7 @@ def test_truncate_cuts_cleanly(text: str, limit: int) -> None:
 
 def test_a_huge_template_is_cut_to_one_message() -> None:
     r = Renderer()
-    user = type("U", (), {"name": "x" * 5000, "username": None, "id": 1,
-                          "created_at": NOW})()
+    user = type("U", (), {"name": "x" * 5000, "username": None, "id": 1, "created_at": NOW})()
     text = r.render("en", "access/approval_request", user=user)
     assert utf16_len(parse_html(text)[0]) <= TEXT_LIMIT
 
@@ -90,11 +89,17 @@ def test_typed_times_in_both_languages(typed: str, expected: datetime) -> None:
     assert parse_when(typed, now=NOW, tz=TZ) == expected
 
 
-@pytest.mark.parametrize(("typed", "key"), [
-    ("12:00", "report.future_time"), ("2099-01-01 00:00", "report.future_time"),
-    ("25:00", "report.bad_time"), ("2026-02-30 10:00", "report.bad_time"),
-    ("soon", "report.bad_time"), ("2020-01-01 10:00", "report.too_old"),
-])
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("12:00", "report.future_time"),
+        ("2099-01-01 00:00", "report.future_time"),
+        ("25:00", "report.bad_time"),
+        ("2026-02-30 10:00", "report.bad_time"),
+        ("soon", "report.bad_time"),
+        ("2020-01-01 10:00", "report.too_old"),
+    ],
+)
 def test_impossible_times_are_refused(typed: str, key: str) -> None:
     """R3: never in the future, never nonsense."""
     with pytest.raises(Invalid) as caught:
@@ -113,20 +118,33 @@ def test_time_parser_never_crashes_and_never_returns_the_future(text: str) -> No
     assert moment <= NOW
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("10.1.2.3", ("10.1.2.3", "ip")), (" 10.1.2.0/24 ", ("10.1.2.0/24", "cidr")),
-    ("10.1.2.3/24", ("10.1.2.0/24", "cidr")), ("2001:db8::1", ("2001:db8::1", "ip")),
-    ("li.lei@gov.cn", ("li.lei@gov.cn", "account")), ("DOMAIN\\wang", ("DOMAIN\\wang", "account")),
-])
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("10.1.2.3", ("10.1.2.3", "ip")),
+        (" 10.1.2.0/24 ", ("10.1.2.0/24", "cidr")),
+        ("10.1.2.3/24", ("10.1.2.0/24", "cidr")),
+        ("2001:db8::1", ("2001:db8::1", "ip")),
+        ("li.lei@gov.cn", ("li.lei@gov.cn", "account")),
+        ("DOMAIN\\wang", ("DOMAIN\\wang", "account")),
+    ],
+)
 def test_sources(typed: str, expected: tuple[str, str]) -> None:
     """R3: IP addresses and networks are checked with ipaddress; accounts pass."""
     assert parse_source(typed) == expected
 
 
-@pytest.mark.parametrize(("typed", "key"), [
-    ("300.1.1.1", "report.bad_ip"), ("1.2.3", "report.bad_ip"), ("10.0.0.0/33", "report.bad_cidr"),
-    ("<b>x</b>", "report.bad_source"), ("two words", "report.bad_source"), ("", "report.bad_source"),
-])
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("300.1.1.1", "report.bad_ip"),
+        ("1.2.3", "report.bad_ip"),
+        ("10.0.0.0/33", "report.bad_cidr"),
+        ("<b>x</b>", "report.bad_source"),
+        ("two words", "report.bad_source"),
+        ("", "report.bad_source"),
+    ],
+)
 def test_bad_sources(typed: str, key: str) -> None:
     with pytest.raises(Invalid) as caught:
         parse_source(typed)

@@ -200,8 +200,9 @@ async def test_a_missing_chat_is_reported_to_admins_not_dropped(stage: Stage) ->
     office = await open_office(stage)
     await office.tech_center.send(office.admin, "/unbind")
     await office.tech_center.wait_for("不再是")
-    number = await report(office.staff, category="Network failure", subtype=None,
-                          level="medium", source=None)
+    number = await report(
+        office.staff, category="Network failure", subtype=None, level="medium", source=None
+    )
     told = office.staff.messages()[-1].text
     assert "Could not be notified" in told and "tech center chat" in told
     alert = await office.admin.wait_for("No tech center chat is bound")

@@ -42,8 +42,11 @@ async def test_command_menus_are_set_in_chinese_and_english(stage: Stage) -> Non
     await admin.send("/start")
     await admin.wait_for("Welcome")
     calls = [r for r in stage.emulator.log.records if r.method.lower() == "setmycommands"]
-    by_language = {(r.params.get("language_code") or ""): r for r in calls
-                   if "scope" not in r.params or "all_group_chats" not in str(r.params["scope"])}
+    by_language = {
+        (r.params.get("language_code") or ""): r
+        for r in calls
+        if "scope" not in r.params or "all_group_chats" not in str(r.params["scope"])
+    }
     assert {"zh", "en", ""} <= set(by_language)
 
     def descriptions(code: str) -> list[str]:
