@@ -34,7 +34,9 @@ from handlers.common import (
 from messages import access as texts
 from messages import common
 from messages.common import error_text
+from messages.render import Renderer
 from storage import access as access_q
+from storage.models import User
 
 # Commands that reach their handler even from people or chats the gate would stop.
 OPEN_PRIVATE = {"start", "lang", "language"}
@@ -61,9 +63,9 @@ def _command(update: Update) -> str | None:
     return text.split()[0][1:].split("@")[0].lower()
 
 
-def main_menu(language: str, ctx_renderer: Any) -> Keyboard:
+def main_menu(language: str, renderer: Renderer) -> Keyboard:
     """The buttons under /start and /help."""
-    label = ctx_renderer.label
+    label = renderer.label
     return [
         [Button(label(language, texts.REPORT_BUTTON), data="rep:new")],
         [
@@ -175,7 +177,7 @@ async def start(update: Update, context: BotContext) -> None:
     await reply(update, text, keyboard)
 
 
-def _start_text(context: BotContext, user: Any, outcome: users.Registration) -> str:
+def _start_text(context: BotContext, user: User, outcome: users.Registration) -> str:
     r = context.app_ctx.renderer
     language = user.language
     if outcome == users.Registration.CREATED_PENDING:
