@@ -361,8 +361,9 @@ class Emulator:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        note: str | None = None,
     ) -> User:
-        """A new user (who has not talked to any bot yet)."""
+        """A new user (who has not talked to any bot yet); `note` is shown in the web chat."""
         if user_id is None:
             user_id = next(self._user_ids)
             while user_id in self.users or user_id in self.bots:
@@ -375,6 +376,7 @@ class Emulator:
             last_name=last_name,
             username=username,
             language_code=language_code,
+            note=note,
         )
         self.users[user_id] = user
         return user
