@@ -679,6 +679,7 @@ function connect() {
 
 function switchPersona(id) {
   state.persona = id;
+  ui.toast.hidden = true;
   localStorage.setItem("sandbox.persona", String(id));
   state.chats = [];
   closeChat();
