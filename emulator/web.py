@@ -426,7 +426,8 @@ class WebChat:
         if event.kind in ("message", "edit", "delete") and event.message is not None:
             chat = event.message.chat
             if not self._visible(chat, user):
-                return None
+                # Someone else got a message: only the persona switcher's counts change.
+                return {"type": "elsewhere"} if event.kind == "message" else None
             return {
                 "type": event.kind,
                 "chat_id": chat.id,

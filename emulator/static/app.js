@@ -284,6 +284,8 @@ async function loadChats() {
   if (chat) renderChrome(chat);
 }
 
+const refreshPersonas = debounce(() => loadPersonas().catch(() => {}), 150);
+
 const refreshLists = debounce(() => {
   loadChats().catch((error) => toast(`⚠️ ${error.message}`));
   loadPersonas().catch(() => {});
@@ -649,6 +651,10 @@ function handleEvent(event) {
   }
   if (event.type === "chats") {
     refreshLists();
+    return;
+  }
+  if (event.type === "elsewhere") {
+    refreshPersonas();
     return;
   }
   const key = chatKey(event.chat_id, event.bot_id);

@@ -165,6 +165,7 @@ async def test_event_stream_carries_what_the_persona_sees_and_nothing_else(
 ) -> None:
     li, group = world["li"], world["group"]
     await api("sendMessage", chat_id=group.id, text="only for the leaders")
+    assert (await events.next())[1] == {"type": "elsewhere"}
     _, body = await api("sendMessage", chat_id=li.id, text="step <i>one</i>", parse_mode="HTML")
     mid = body["result"]["message_id"]
     kind, event = await events.next()
