@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ _KEEPALIVE_SECONDS = 15.0
 _PRESS_WAIT_SECONDS = 10.0
 _PREVIEW_CHARS = 80
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _Forbidden(Exception):
@@ -123,7 +125,7 @@ class WebChat:
     # ------------------------------------------------------------------ helpers
 
     @staticmethod
-    def _wrap(handler: Any) -> Any:
+    def _wrap(handler: Callable[[web.Request], Awaitable[Any]]) -> _Route:
         """JSON result; refusals as 400 (bad request) or 403 (not the persona's chat)."""
 
         async def wrapped(request: web.Request) -> web.StreamResponse:

@@ -1,8 +1,7 @@
-"""The sandbox's web chat in a real Chromium, as a newcomer uses it, on a desktop and a phone.
+"""The sandbox's web chat in a real Chromium, as a newcomer uses it, on a desktop and a phone."""
 
-The whole journey runs at 1280×800 and at 390×844; on the phone every button must fit the
-screen (no horizontal scrolling). Screenshots go to artifacts/browser/<device>/.
-"""
+# The whole journey runs at 1280×800 and at 390×844; on the phone every button must fit the
+# screen (no horizontal scrolling). Screenshots go to artifacts/browser/<device>/.
 
 from __future__ import annotations
 
@@ -32,6 +31,7 @@ FLAGS = [
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
 WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)
 
 
 @asynccontextmanager
@@ -69,7 +69,7 @@ async def chromium_page(profile: Path, width: int, height: int) -> AsyncIterator
             await context.close()
 
 
-class WebChat:
+class ChatScreen:
     """The web chat as a person uses it: pick a persona, open a chat, read, type, press."""
 
     def __init__(self, page: Page, shots: Path, width: int) -> None:
@@ -154,7 +154,7 @@ async def test_report_acknowledge_and_confirm_in_the_browser(
     async with chromium_page(tmp_path / "chromium-profile", width, height) as page:
         await page.goto(sandbox.url)
         await expect(page.locator("#banner")).to_contain_text("不会发往 Telegram")
-        chat = WebChat(page, shots, width)
+        chat = ChatScreen(page, shots, width)
         await chat.act_as(staff)
         await chat.open(bot_chat)
         await chat.wait_for("欢迎，陈晨")
