@@ -30,6 +30,9 @@ BOT_USERNAME = "incident_sandbox_bot"
 BOT_NAME = "应急响应助手"
 DEFAULT_DATA_DIR = Path("data/sandbox")
 DATABASE_FILE = "incident-bot.sqlite3"
+# How many times the sandbox started on this data: each run numbers its messages afresh.
+RUNS_FILE = "sandbox-runs"
+MESSAGE_IDS_PER_RUN = 100_000
 OFFICE = "区信息化办公室"
 
 
@@ -158,12 +161,25 @@ def database_url(data_dir: Path) -> str:
 
 
 def reset(data_dir: Path) -> list[Path]:
-    """Delete the sandbox's database (and only that); returns the files removed."""
+    """Delete the sandbox's database and run count (and only those); returns what was removed."""
     removed = []
-    for path in sorted(data_dir.glob(f"{DATABASE_FILE}*")):
-        path.unlink()
-        removed.append(path)
+    for path in [*sorted(data_dir.glob(f"{DATABASE_FILE}*")), data_dir / RUNS_FILE]:
+        if path.exists():
+            path.unlink()
+            removed.append(path)
     return removed
+
+
+def next_run(data_dir: Path) -> int:
+    """Count this start; the emulator's chat history lives in memory, the database does not."""
+    path = data_dir / RUNS_FILE
+    try:
+        runs = int(path.read_text(encoding="ascii").strip() or 0)
+    except (FileNotFoundError, ValueError):
+        runs = 0
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{runs + 1}\n", encoding="ascii")
+    return runs
 
 
 # ---------------------------------------------------------------------- the world
@@ -304,7 +320,12 @@ class Sandbox:
 
     async def start(self) -> None:
         """Serve the emulator, seed the office, start the bot and open every private chat."""
-        self.emulator = Emulator(bot_username=BOT_USERNAME, bot_first_name=BOT_NAME)
+        # The bot's database remembers message ids of earlier runs (cards it may edit, report
+        # prompts): a new run numbers its messages past them, so an old id finds nothing.
+        first_message_id = next_run(self.data_dir) * MESSAGE_IDS_PER_RUN + 1
+        self.emulator = Emulator(
+            bot_username=BOT_USERNAME, bot_first_name=BOT_NAME, first_message_id=first_message_id
+        )
         self.emulator.register_bot(TOKEN)
         self.users, self.groups = build_world(self.emulator)
         self.server = EmulatorServer(self.emulator, host=self.host, port=self.port)

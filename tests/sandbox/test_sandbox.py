@@ -14,7 +14,16 @@ import pytest
 from bot import duty
 from bot.config import Policy
 from bot.roles import ChatPurpose
-from bot.sandbox import CAST, DATABASE_FILE, Sandbox, SandboxError, persona, reset
+from bot.sandbox import (
+    CAST,
+    DATABASE_FILE,
+    MESSAGE_IDS_PER_RUN,
+    RUNS_FILE,
+    Sandbox,
+    SandboxError,
+    persona,
+    reset,
+)
 from emulator.testing import UserHandle
 from storage import access as access_q
 from tests.journeys.cast import report
@@ -66,7 +75,7 @@ async def test_restart_keeps_the_data_and_reset_wipes_it(tmp_path: Path) -> None
     await first.start()
     try:
         staff = UserHandle(Cast(first).world, first.users["staff_1"])
-        await staff.wait_for("欢迎")
+        first_welcome = await staff.wait_for("欢迎")
         await staff.send("/lang en")
         await staff.wait_for("English")
     finally:
@@ -76,12 +85,14 @@ async def test_restart_keeps_the_data_and_reset_wipes_it(tmp_path: Path) -> None
     second = Sandbox(data_dir=data, port=0, policy=Policy())
     await second.start()
     try:
-        await UserHandle(Cast(second).world, second.users["staff_1"]).wait_for("Welcome")
+        welcome = await UserHandle(Cast(second).world, second.users["staff_1"]).wait_for("Welcome")
     finally:
         await second.stop()
+    # The chats start empty again, numbered past the first run's messages.
+    assert welcome.message_id > MESSAGE_IDS_PER_RUN > first_welcome.message_id
 
     assert reset(data)
-    assert not list(data.glob(f"{DATABASE_FILE}*"))
+    assert not list(data.glob(f"{DATABASE_FILE}*")) and not (data / RUNS_FILE).exists()
     third = Sandbox(data_dir=data, port=0, policy=Policy())
     await third.start()
     try:
