@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,6 @@ from emulator.models import Chat, User
 from emulator.server import EmulatorServer
 from storage import access as access_q
 from storage.db import Database
-
-log = logging.getLogger(__name__)
 
 # A well-formed token the emulator accepts; it means nothing to Telegram.
 TOKEN = "7000000001:SANDBOX-nothing-leaves-this-machine"
