@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 XDIST ?= -n 2
+# The browser test drives Debian's Chromium; `make test` installs it when it is missing.
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 
-.PHONY: test test-sqlite test-postgresql lint run sandbox messages bench clean
+.PHONY: test test-sqlite test-postgresql lint run sandbox browser messages bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,15 +27,38 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m messages.catalog check
 
-test-sqlite: $(STAMP)
+## browser: install Chromium (and fonts for readable screenshots) unless it is there
+browser:
+	@test -x "$(CHROMIUM)" && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "warning: no Chromium at $(CHROMIUM) and no root to install it: browser tests will be skipped"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "warning: no apt-get to install Chromium: browser tests will be skipped (set CHROMIUM=...)"; exit 0; fi; \
+	echo "installing Chromium for the browser test"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null || \
+	echo "warning: installing Chromium failed: browser tests will be skipped"
+
+test-sqlite: $(STAMP) browser
 	INCIDENT_BOT_TEST_DB=sqlite $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP)
+test-postgresql: $(STAMP) browser
 	INCIDENT_BOT_TEST_DB=postgresql $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
-## run: migrate the database and start the bot
+## run: the bot on Telegram when TELEGRAM_BOT_TOKEN is set (environment or .env), else the sandbox
 run: $(STAMP)
-	$(BIN)/incident-bot run
+	@if [ -n "$$TELEGRAM_BOT_TOKEN" ] || grep -Eqs '^[[:space:]]*TELEGRAM_BOT_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]]' .env; then \
+		exec $(BIN)/incident-bot run; \
+	else \
+		echo "TELEGRAM_BOT_TOKEN is not set: starting the sandbox instead (incident-bot sandbox)."; \
+		exec $(BIN)/incident-bot sandbox; \
+	fi
+
+## sandbox: the bot, a ready office and a web chat on http://127.0.0.1:8080 (no Telegram)
+sandbox: $(STAMP)
+	$(BIN)/incident-bot sandbox $(SANDBOX_ARGS)
 
 ## messages: refresh the catalogs after changing texts, then translate what is new
 messages: $(STAMP)

@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
+class _Application(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application, with an alarm clock that takes no new tick once stopping begins."""
+
+    async def stop(self) -> None:
+        """Pause the scheduler job, then stop as PTB does (it waits for a running tick)."""
+        # Otherwise a tick can start between JobQueue.stop() waiting for the running jobs and
+        # shutting APScheduler down, which cancels it and logs the cancellation as an error.
+        if self.job_queue is not None and self.job_queue.scheduler.running:
+            self.job_queue.scheduler.pause()
+        await super().stop()
+
+
 def build_context(
     settings: Settings,
     policy: Policy,
@@ -72,6 +84,7 @@ def build_application(ctx: AppContext) -> AnyApplication:
     timeout = ctx.policy.delivery.request_timeout_seconds
     app = (
         Application.builder()
+        .application_class(_Application)
         .token(ctx.settings.token)
         .base_url(ctx.settings.telegram_api_base_url)
         .base_file_url(ctx.settings.file_base_url)

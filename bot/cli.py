@@ -1,4 +1,4 @@
-"""The `incident-bot` command: run, migrate, check-config."""
+"""The `incident-bot` command: run, sandbox, migrate, check-config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, Policy, Settings, load_policy, load_settings
 
@@ -107,6 +108,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run the emulator, its web chat and the bot with a ready office, on this machine only."""
+    from bot import sandbox
+
+    data_dir = Path(args.data_dir)
+    if args.reset:
+        removed = sandbox.reset(data_dir)
+        print(f"sandbox reset: {len(removed)} file(s) removed from {data_dir}")
+    try:
+        settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    _configure_logging(args.verbose)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    port = settings.sandbox_port if args.port is None else args.port
+    running = sandbox.Sandbox(data_dir=data_dir, host=args.host, port=port, policy=policy)
+    try:
+        asyncio.run(sandbox.serve(running))
+    except sandbox.SandboxError as exc:
+        print(f"{exc}\nChoose another port with --port.", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = argparse.ArgumentParser(prog="incident-bot", description=__doc__)
@@ -114,6 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="migrate the database and start the bot")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
+    box = sub.add_parser("sandbox", help="try the bot in a browser, without Telegram")
+    box.add_argument("--reset", action="store_true", help="start over with an empty database")
+    box.add_argument("--host", default="127.0.0.1", help="address of the web chat")
+    box.add_argument("--port", type=int, help="port of the web chat (default 8080; 0: any)")
+    box.add_argument("--data-dir", default="data/sandbox", help="where the sandbox keeps data")
+    box.add_argument("-v", "--verbose", action="store_true")
+    box.set_defaults(func=cmd_sandbox)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         func=cmd_migrate
     )

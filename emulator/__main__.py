@@ -37,6 +37,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"Bot API base_url:      {server.base_url}", flush=True)
         print(f"Bot API base_file_url: {server.base_file_url}", flush=True)
         print(f"Control API:           {server.control_url}", flush=True)
+        print(f"Web chat:              {server.url}/", flush=True)
         await asyncio.Event().wait()
 
 

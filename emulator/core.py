@@ -219,7 +219,11 @@ class Emulator:
         callback_timeout: float | None = 15.0,
         webhook_retry_delay: float = 0.2,
         seed: int | None = None,
+        first_message_id: int = 1,
     ) -> None:
+        # first_message_id > 1 continues an earlier world: a bot that kept the ids of old
+        # messages never finds a new message under one of them.
+        self.first_message_id = first_message_id
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.privacy_mode = privacy_mode
@@ -361,8 +365,9 @@ class Emulator:
         username: str | None = None,
         language_code: str | None = "en",
         user_id: int | None = None,
+        note: str | None = None,
     ) -> User:
-        """A new user (who has not talked to any bot yet)."""
+        """A new user (who has not talked to any bot yet); `note` is shown in the web chat."""
         if user_id is None:
             user_id = next(self._user_ids)
             while user_id in self.users or user_id in self.bots:
@@ -375,6 +380,7 @@ class Emulator:
             last_name=last_name,
             username=username,
             language_code=language_code,
+            note=note,
         )
         self.users[user_id] = user
         return user
@@ -398,6 +404,7 @@ class Emulator:
                 user=user,
                 bot_id=account.id,
                 chat_instance=self._chat_instance(),
+                next_message_id=self.first_message_id,
             )
             self.private[key] = chat
         return chat
@@ -438,6 +445,7 @@ class Emulator:
             type="supergroup" if supergroup else "group",
             title=title,
             chat_instance=self._chat_instance(),
+            next_message_id=self.first_message_id,
         )
         owner = creator or (members[0] if members else None)
         admin_ids = {u.id for u in admins}

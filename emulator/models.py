@@ -47,6 +47,8 @@ class User:
     username: str | None = None
     language_code: str | None = None
     is_bot: bool = False
+    # Shown under the name in the web chat (e.g. the person's role); never sent to bots.
+    note: str | None = None
 
     @property
     def full_name(self) -> str:

@@ -1,4 +1,4 @@
-"""The HTTP face of the emulator: the Bot API, file downloads and the /control API (aiohttp)."""
+"""The HTTP face of the emulator: the Bot API, file downloads, /control and the web chat."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .core import Emulator, EmulatorError, parse_token
 from .faults import DropConnection
 from .models import CallbackQuery, Chat, User
 from .spec import UploadedFile
+from .web import WebChat
 
 __all__ = ["EmulatorServer", "create_app"]
 
@@ -234,6 +235,7 @@ async def _c_users_create(request: web.Request) -> Any:
         last_name=body.get("last_name") or (last or None),
         username=body.get("username"),
         language_code=body.get("language_code") or _lang(body.get("lang", "en")),
+        note=body.get("note"),
     )
     return _user_view(user)
 
@@ -497,7 +499,7 @@ async def _c_file(request: web.Request) -> web.Response:
 
 
 def create_app(emulator: Emulator) -> web.Application:
-    """The aiohttp application serving the Bot API and the control API."""
+    """The aiohttp application serving the Bot API, the control API and the web chat."""
     app = web.Application(client_max_size=_MAX_BODY)
     app[EMULATOR_KEY] = emulator
     r = app.router
@@ -527,6 +529,7 @@ def create_app(emulator: Emulator) -> web.Application:
     r.add_post(f"{c}/limits", _control(_c_limits))
     r.add_delete(f"{c}/limits", _control(_c_limits))
     r.add_get(f"{c}/files/{{file_id}}", _c_file)
+    WebChat(emulator).register(app)
     return app
 
 

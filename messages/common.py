@@ -90,7 +90,12 @@ def error_text(language: str, key: str, **params: object) -> str:
     except ImportError:
         message = None
     text = gettext_for(language, message or UNKNOWN_ERROR)
-    return text % params if params and message else text
+    if not (params and message):
+        return text
+    # A parameter naming a level is a word of the plan: say it in the reader's language.
+    if isinstance(params.get("level"), str):
+        params = {**params, "level": level_label(language, str(params["level"]))}
+    return text % params
 
 
 TEMPLATE_HELPERS = {
