@@ -98,9 +98,15 @@ class Stage:
             incident_bot_config=config or self.tmp_path / "absent.toml",
         )
 
-    async def start_bot(self, *, admins: list[UserHandle], policy: Policy | None = None) -> Bot:
-        """Build the real application and start it polling the emulator."""
-        clock = ShiftedClock()
+    async def start_bot(
+        self,
+        *,
+        admins: list[UserHandle],
+        policy: Policy | None = None,
+        clock: ShiftedClock | None = None,
+    ) -> Bot:
+        """Build the real application and start it polling the emulator (at a clock's time)."""
+        clock = clock or ShiftedClock()
         ctx = build_context(
             self.settings(admins),
             policy or fast_policy(),
