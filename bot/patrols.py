@@ -136,8 +136,9 @@ class Planner:
         if self.next_at is not None and now < self.next_at and today == self.day:
             return
         async with self.ctx.db.transaction() as session:
-            await plan(session=session, ctx=self.ctx)
+            # Hand-overs first: at the same moment, the officer hears of the shift before a round.
             await roster.plan(session=session, ctx=self.ctx)
+            await plan(session=session, ctx=self.ctx)
         self.next_at, self.day = now + PLAN_EVERY, today
 
 
@@ -161,6 +162,11 @@ def _copy_keyboard(ctx: AppContext, language: str, row: PatrolRound, chat_id: in
     if row.answer == NORMAL and row.answered_by == chat_id and not row.note:
         return [[Button(ctx.renderer.label(language, texts.ADD_NOTE), data=f"pat:note:{row.id}")]]
     return []
+
+
+def _responsible(row: PatrolRound) -> list[int]:
+    """Who a round was for: the people it was sent to, or the officer who could not get it."""
+    return list(row.recipients or ([row.officer_id] if row.officer_id else []))
 
 
 async def _names(session: AsyncSession, ids: list[int]) -> list[User]:
@@ -202,12 +208,15 @@ async def fire_due(ctx: AppContext, session: AsyncSession, timer: Timer) -> None
     if row is None or row.sent_at is not None:
         return
     now = ctx.now()
-    officers = await duty.officers_on_duty(session=session, ctx=ctx, at=now)
-    recipients = [u for u in officers if is_active(u) and not u.blocked_bot]
+    officers = [
+        u for u in await duty.officers_on_duty(session=session, ctx=ctx, at=now) if is_active(u)
+    ]
+    recipients = [u for u in officers if not u.blocked_bot]
     row.sent_at = now
     row.late = now - row.due_at > LATE_AFTER
     row.recipients = [u.id for u in recipients]
-    row.officer_id = recipients[0].id if recipients else None
+    # The officer is named in the log even when they blocked the bot and got nothing.
+    row.officer_id = (recipients or officers)[0].id if officers else None
     for user in recipients:
         await delivery.enqueue_message(
             session=session,
@@ -235,7 +244,7 @@ async def fire_missed(ctx: AppContext, session: AsyncSession, timer: Timer) -> N
         ctx=ctx,
         template="patrols/missed",
         round=row,
-        officers=await _names(session, list(row.recipients)),
+        officers=await _names(session, _responsible(row)),
         minutes=int(ctx.policy.patrols.grace_minutes),
     )
     await scheduler.schedule(
@@ -250,7 +259,7 @@ async def fire_lead(ctx: AppContext, session: AsyncSession, timer: Timer) -> Non
         return
     now = ctx.now()
     row.escalated_at = now
-    officers = await _names(session, list(row.recipients))
+    officers = await _names(session, _responsible(row))
     minutes = int(2 * ctx.policy.patrols.grace_minutes)
     leads = [
         u

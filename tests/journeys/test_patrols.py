@@ -133,8 +133,8 @@ async def test_weekly_rotation_with_override_and_swap_shows_in_duty_and_hands_ov
         line = shown[day.strftime("%m-%d")]
         assert expected.get(day, "Duty Wu") in line, line
         assert ("✏️" in line) == (day == wednesday), line
-    assert "(today)" in shown[sunday.strftime("%m-%d")]
-    assert "(tomorrow)" in shown[monday.strftime("%m-%d")]
+    assert "· today — " in shown[sunday.strftime("%m-%d")]
+    assert "· tomorrow — " in shown[monday.strftime("%m-%d")]
     assert "On duty now: Tech Sun" in office.tech.last().text  # type: ignore[union-attr]
 
     await office.admin.send(f"/duty swap {wednesday.isoformat()} {thursday.isoformat()}")
