@@ -276,6 +276,7 @@ async def fire_lead(ctx: AppContext, session: AsyncSession, timer: Timer) -> Non
             round=row,
             officers=officers,
             minutes=minutes,
+            to_lead=False,
         )
         return
     for lead in leads:
@@ -285,7 +286,12 @@ async def fire_lead(ctx: AppContext, session: AsyncSession, timer: Timer) -> Non
             now=now,
             priority=delivery.URGENT,
             text=ctx.renderer.render(
-                lead.language, "patrols/missed_lead", round=row, officers=officers, minutes=minutes
+                lead.language,
+                "patrols/missed_lead",
+                round=row,
+                officers=officers,
+                minutes=minutes,
+                to_lead=True,
             ),
         )
 

@@ -20,6 +20,7 @@ from handlers.common import BotContext, answer, command_args, reply
 from handlers.flow import router
 from messages import patrols as texts
 from messages.common import STALE_BUTTON, error_text
+from messages.conversations import kind_label
 from storage.models import Conversation
 
 NOTE_KIND = "patrol_note"
@@ -129,6 +130,8 @@ async def button(update: Update, context: BotContext) -> None:
     except ValueError:
         await answer(query, r.label(language, STALE_BUTTON), alert=True)
         return
+    if action in ("bad", "note") and await _busy(update, context, user_id, action):
+        return
     try:
         if action == "ok":
             async with ctx.db.transaction() as session:
@@ -172,6 +175,20 @@ async def button(update: Update, context: BotContext) -> None:
             await answer(query, r.label(language, STALE_BUTTON), alert=True)
     except ServiceError as exc:
         await answer(query, error_text(language, exc.key, **exc.params), alert=True)
+
+
+async def _busy(update: Update, context: BotContext, user_id: int, action: str) -> bool:
+    """Refuse to start over a half-finished conversation of another kind (it would be lost)."""
+    ctx = context.app_ctx
+    async with ctx.db.transaction() as session:
+        convo = await conversations.current(session=session, user_id=user_id)
+    own = NOTE_KIND if action == "note" else None
+    if convo is None or convo.kind == own:
+        return False
+    language = context.language
+    what = kind_label(language, convo.kind)
+    await answer(update.callback_query, error_text(language, "patrols.busy", what=what), alert=True)
+    return True
 
 
 async def on_note(update: Update, context: BotContext, convo: Conversation) -> None:

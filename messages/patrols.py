@@ -79,6 +79,9 @@ ERRORS = {
     "patrols.no_note_here": N_("A note can only be added to a round you answered “All normal”."),
     "patrols.bad_note": N_("Write the note in 1 to %(limit)s characters. Yours has %(length)s."),
     "patrols.want_text": N_("Please send the note as text, or /cancel."),
+    "patrols.busy": N_(
+        "You have an unfinished %(what)s. Finish it or send /cancel, then press again."
+    ),
     "patrols.log_not_allowed": N_(
         "Sorry, the patrol log is for the tech center, the leadership group and admins."
     ),

@@ -264,6 +264,13 @@ async def test_found_a_problem_starts_the_report_and_links_the_incident(stage: S
     bot = office.bot
     await advance_to(bot, local(monday, 9))
     reminder = await office.duty.wait_for("Patrol: Daily check")
+    await office.duty.send("/report")
+    await office.duty.wait_for("What kind of incident")
+    busy = await reminder.press("⚠️ Found a problem")
+    assert busy.show_alert and "unfinished incident report" in (busy.text or "")
+    assert (await rounds(bot))[0].answer is None, "a refused press changes nothing"
+    await office.duty.send("/cancel")
+    await office.duty.wait_for("cancelled")
     await reminder.press("⚠️ Found a problem")
     prompt = await office.duty.wait_for("What kind of incident")
     assert "Found on patrol: Daily check" in prompt.text
