@@ -131,6 +131,9 @@ class Planner:
 
     async def sweep(self) -> None:
         """Plan when the day changed or a while has passed since the last planning."""
+        policy = self.ctx.policy
+        if not policy.patrols.kinds and not policy.duty.officers:
+            return
         now = self.ctx.now()
         today = local_day(self.ctx, now)
         if self.next_at is not None and now < self.next_at and today == self.day:
