@@ -51,7 +51,6 @@ class RosterView:
     shift: str
     now: DutyDay | None
     days: list[DutyDay]
-    today: date
     everyone: list[User]
 
 
@@ -144,7 +143,6 @@ async def view(*, session: AsyncSession, ctx: AppContext, user_id: int) -> Roste
         shift=ctx.policy.duty.shift,
         now=await officer_for(session=session, ctx=ctx, day=current_day(ctx, now)),
         days=days,
-        today=today,
         everyone=everyone,
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DutyOverride, PatrolRound, Timer
@@ -15,18 +15,6 @@ from storage.models import DutyOverride, PatrolRound, Timer
 async def get_override(*, session: AsyncSession, day: date) -> DutyOverride | None:
     """The override of one duty day, if any."""
     return await session.get(DutyOverride, day)
-
-
-async def overrides_between(
-    *, session: AsyncSession, first: date, last: date
-) -> Sequence[DutyOverride]:
-    """Overrides of the duty days from `first` to `last`, both included."""
-    result = await session.execute(
-        select(DutyOverride)
-        .where(DutyOverride.day >= first, DutyOverride.day <= last)
-        .order_by(DutyOverride.day)
-    )
-    return result.scalars().all()
 
 
 async def put_override(
@@ -41,17 +29,6 @@ async def put_override(
         row.user_id, row.set_by, row.set_at = user_id, set_by, now
     await session.flush()
     return row
-
-
-async def delete_override(*, session: AsyncSession, day: date) -> bool:
-    """Drop the override of one duty day; False when there was none."""
-    result = await session.execute(delete(DutyOverride).where(DutyOverride.day == day))
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def any_override(*, session: AsyncSession) -> bool:
-    """Whether any override was ever set."""
-    return (await session.scalar(select(DutyOverride.day).limit(1))) is not None
 
 
 async def timer_exists(*, session: AsyncSession, kind: str, ref_id: int) -> bool:
@@ -80,18 +57,6 @@ async def get_round(
     return (await session.execute(query)).scalars().first()
 
 
-async def rounds_due_between(
-    *, session: AsyncSession, start: datetime, end: datetime
-) -> Sequence[PatrolRound]:
-    """Rounds due in [start, end), in order."""
-    result = await session.execute(
-        select(PatrolRound)
-        .where(PatrolRound.due_at >= start, PatrolRound.due_at < end)
-        .order_by(PatrolRound.due_at, PatrolRound.id)
-    )
-    return result.scalars().all()
-
-
 async def rounds_of_days(
     *, session: AsyncSession, first: date, last: date
 ) -> Sequence[PatrolRound]:
@@ -100,14 +65,6 @@ async def rounds_of_days(
         select(PatrolRound)
         .where(PatrolRound.day >= first, PatrolRound.day <= last)
         .order_by(PatrolRound.due_at, PatrolRound.id)
-    )
-    return result.scalars().all()
-
-
-async def unsent_after(*, session: AsyncSession, after: datetime) -> Sequence[PatrolRound]:
-    """Rounds not sent yet that are due after a moment."""
-    result = await session.execute(
-        select(PatrolRound).where(PatrolRound.sent_at.is_(None), PatrolRound.due_at > after)
     )
     return result.scalars().all()
 
@@ -128,8 +85,3 @@ async def missed_before(
         .limit(limit)
     )
     return result.scalars().all()
-
-
-async def count_rounds(*, session: AsyncSession) -> int:
-    """How many rounds exist."""
-    return int(await session.scalar(select(func.count()).select_from(PatrolRound)) or 0)
