@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -201,6 +201,124 @@ class AccessPolicy(_Section):
     invite_days: float = Field(default=7, gt=0)
 
 
+class DutyPolicy(_Section):
+    """The duty roster's rotation (R11): who is on duty when, before any override."""
+
+    # Telegram user ids, or @usernames of registered users, in rotation order.
+    officers: list[int | str] = Field(default_factory=list)
+    shift: Literal["day", "week"] = "day"
+    handover: str = "09:00"
+    # The first officer's first shift begins at the hand-over time of this date.
+    start: date = date(2024, 1, 1)
+
+    @field_validator("officers")
+    @classmethod
+    def _check_officers(cls, value: list[int | str]) -> list[int | str]:
+        for entry in value:
+            if isinstance(entry, str) and not re.fullmatch(r"@?[A-Za-z0-9_]{3,32}", entry):
+                raise ValueError(f"{entry!r} is neither a Telegram user id nor an @username")
+            if isinstance(entry, int) and entry <= 0:
+                raise ValueError(f"{entry} is not a Telegram user id")
+        return value
+
+    @field_validator("handover")
+    @classmethod
+    def _check_handover(cls, value: str) -> str:
+        return _hhmm(value)
+
+    @property
+    def handover_time(self) -> time:
+        """The local time at which one duty day hands over to the next."""
+        return parse_hhmm(self.handover)
+
+
+class IrregularSchedule(_Section):
+    """A number of random times, drawn fresh each day, inside a daily window."""
+
+    count: int = Field(ge=1, le=20)
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        return _hhmm(value)
+
+    @model_validator(mode="after")
+    def _check_window(self) -> IrregularSchedule:
+        if self.window_minutes < self.count:
+            raise ValueError(f"the window {self.start}-{self.end} has no room for {self.count}")
+        return self
+
+    @property
+    def window_minutes(self) -> int:
+        """How many whole minutes the window holds."""
+        start, end = parse_hhmm(self.start), parse_hhmm(self.end)
+        return (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+
+
+class PatrolKind(_Section):
+    """One kind of patrol: its checklist and when it is due (regular or irregular)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")
+    name: str = Field(min_length=1, max_length=60)
+    checklist: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1)
+    # Offered as the place when a patrol finds a problem.
+    location: str = Field(default="", max_length=200)
+    # Regular: local "HH:MM" times, and/or crontab lines ("0 9,16 * * mon-fri").
+    times: list[str] = Field(default_factory=list)
+    cron: list[str] = Field(default_factory=list)
+    irregular: IrregularSchedule | None = None
+    # "working": weekdays, less holidays, plus extra working days; "all": every day.
+    days: Literal["working", "all"] = "working"
+
+    @field_validator("times")
+    @classmethod
+    def _check_times(cls, value: list[str]) -> list[str]:
+        return [_hhmm(item) for item in value]
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: list[str]) -> list[str]:
+        from apscheduler.triggers.cron import CronTrigger
+
+        for line in value:
+            try:
+                CronTrigger.from_crontab(line, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"{line!r} is not a crontab line: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> PatrolKind:
+        regular = bool(self.times or self.cron)
+        if regular == (self.irregular is not None):
+            raise ValueError("give either times/cron (regular) or irregular, not both or neither")
+        return self
+
+
+class PatrolPolicy(_Section):
+    """Patrol kinds, the grace period for answers, and the working-day calendar (R11)."""
+
+    grace_minutes: float = Field(default=30, gt=0)
+    plan_days_ahead: int = Field(default=1, ge=1, le=7)
+    holidays: list[date] = Field(default_factory=list)
+    working_days: list[date] = Field(default_factory=list)
+    kinds: list[PatrolKind] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> PatrolPolicy:
+        keys = [kind.key for kind in self.kinds]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"kinds: the key {key!r} is used twice")
+        return self
+
+    def kind(self, key: str) -> PatrolKind | None:
+        """A patrol kind by key."""
+        return next((kind for kind in self.kinds if kind.key == key), None)
+
+
 class Policy(_Section):
     """The office's policy: everything an admin may tune without touching code."""
 
@@ -215,6 +333,8 @@ class Policy(_Section):
     drafts: DraftPolicy = Field(default_factory=DraftPolicy)
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
     access: AccessPolicy = Field(default_factory=AccessPolicy)
+    duty: DutyPolicy = Field(default_factory=DutyPolicy)
+    patrols: PatrolPolicy = Field(default_factory=PatrolPolicy)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("timezone")
@@ -315,6 +435,14 @@ def parse_hhmm(value: str) -> time:
     """Parse 'HH:MM' into a time."""
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
+
+
+def _hhmm(value: str) -> str:
+    """Check a local time written as 'HH:MM' and return it zero-padded."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"{value!r} is not a time of day like 09:30")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
 LevelName = Literal["large", "medium", "small"]

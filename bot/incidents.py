@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -174,7 +175,14 @@ async def submit(
         session=session, ctx=ctx, incident=incident, card=build_card, card_ref=card_ref(incident.id)
     )
     await escalation.start(session=session, ctx=ctx, incident=incident)
+    for hook in SUBMITTED_HOOKS:
+        await hook(session, ctx, incident)
     return Submitted(incident=incident, notified=delivered, missing=missing)
+
+
+# Features that follow up a new incident (a patrol round linking to it) register here.
+SubmittedHook = Callable[[AsyncSession, AppContext, Incident], Awaitable[None]]
+SUBMITTED_HOOKS: list[SubmittedHook] = []
 
 
 async def people(*, session: AsyncSession, incident: Incident) -> dict[int, User]:

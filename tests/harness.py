@@ -111,9 +111,10 @@ class Stage:
         admins: list[UserHandle],
         policy: Policy | None = None,
         webhook_port: int | None = None,
+        clock: ShiftedClock | None = None,
     ) -> Bot:
         """Build the real application and start it polling the emulator (or on a webhook)."""
-        clock = ShiftedClock()
+        clock = clock or ShiftedClock()
         settings = self.settings(admins)
         if webhook_port is not None:
             settings = settings.model_copy(

@@ -3,6 +3,7 @@
 from storage.models.access import AuditEntry, Chat, Contact, Flag, Invite, User, UserRole
 from storage.models.base import Base
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
+from storage.models.patrols import DutyOverride, PatrolRound
 from storage.models.runtime import Conversation, OutboxMessage, Timer
 
 __all__ = [
@@ -13,10 +14,12 @@ __all__ = [
     "Contact",
     "Conversation",
     "Counter",
+    "DutyOverride",
     "Flag",
     "Incident",
     "Invite",
     "OutboxMessage",
+    "PatrolRound",
     "Route",
     "TimelineEntry",
     "Timer",
