@@ -2,6 +2,7 @@
 
 from storage.models.access import AuditEntry, Chat, Contact, Flag, Invite, User, UserRole
 from storage.models.base import Base
+from storage.models.handling import ChecklistTick, SituationReport
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.runtime import Conversation, OutboxMessage, Timer
 
@@ -10,6 +11,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Chat",
+    "ChecklistTick",
     "Contact",
     "Conversation",
     "Counter",
@@ -18,6 +20,7 @@ __all__ = [
     "Invite",
     "OutboxMessage",
     "Route",
+    "SituationReport",
     "TimelineEntry",
     "Timer",
     "User",
