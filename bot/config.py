@@ -195,6 +195,124 @@ class DeliveryPolicy(_Section):
         return self.paid_messages_per_second if self.paid_broadcast else self.messages_per_second
 
 
+PLAYBOOK_NAMES = (
+    "natural_disaster",
+    "human_damage",
+    "virus",
+    "intrusion_internet",
+    "intrusion_extranet",
+    "tampering",
+    "network_failure",
+    "other",
+)
+# The plan's handling methods (§三(二)3): 流程一, 流程二 and its cases ①–⑤, as built-in step keys.
+DEFAULT_PLAYBOOKS: dict[str, list[str]] = {
+    "natural_disaster": ["people_first", "save_data", "save_equipment"],
+    "human_damage": [
+        "judge_source",
+        "disconnect_devices",
+        "cut_link",
+        "lock_source",
+        "repair_data",
+        "restore_system",
+    ],
+    "virus": ["cut_spread", "identify_virus", "close_ports", "publish_defence"],
+    "intrusion_internet": [
+        "locate_ip",
+        "close_port",
+        "restrict_ip",
+        "disconnect_if_unstoppable",
+        "update_ids",
+    ],
+    "intrusion_extranet": ["find_source", "disconnect_switch_port", "update_ids"],
+    "tampering": ["take_offline", "restore_content"],
+    "network_failure": ["troubleshoot"],
+    "other": ["general_principles", "ask_experts"],
+}
+CATEGORY_NAMES = ("natural_disaster", "virus", "intrusion", "tampering", "network_failure", "other")
+
+
+class PlaybookStep(_Section):
+    """One step of a checklist: a built-in step by key, or the office's own words."""
+
+    key: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    text: str = Field(default="", max_length=120)
+    text_en: str = Field(default="", max_length=120)
+
+
+def _default_steps(name: str) -> Any:
+    return Field(
+        default_factory=lambda: [PlaybookStep(key=key) for key in DEFAULT_PLAYBOOKS[name]],
+        min_length=1,
+        max_length=30,
+    )
+
+
+class PlaybookPolicy(_Section):
+    """The ordered checklists per kind of incident (R6); a string names a built-in step."""
+
+    natural_disaster: list[PlaybookStep] = _default_steps("natural_disaster")
+    human_damage: list[PlaybookStep] = _default_steps("human_damage")
+    virus: list[PlaybookStep] = _default_steps("virus")
+    intrusion_internet: list[PlaybookStep] = _default_steps("intrusion_internet")
+    intrusion_extranet: list[PlaybookStep] = _default_steps("intrusion_extranet")
+    tampering: list[PlaybookStep] = _default_steps("tampering")
+    network_failure: list[PlaybookStep] = _default_steps("network_failure")
+    other: list[PlaybookStep] = _default_steps("other")
+    # Categories the plan treats as human or virus damage: they also get 流程二's general steps.
+    general_for: list[str] = Field(default_factory=lambda: ["virus", "intrusion", "tampering"])
+
+    @field_validator(*PLAYBOOK_NAMES, mode="before")
+    @classmethod
+    def _keys_as_steps(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"key": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator(*PLAYBOOK_NAMES)
+    @classmethod
+    def _check_steps(cls, steps: list[PlaybookStep]) -> list[PlaybookStep]:
+        from messages.handling import PLAYBOOK_STEPS
+
+        seen: set[str] = set()
+        for step in steps:
+            if step.key in seen:
+                raise ValueError(f"step {step.key!r} appears twice")
+            seen.add(step.key)
+            if not step.text and step.key not in PLAYBOOK_STEPS:
+                raise ValueError(
+                    f"{step.key!r} is not a built-in step; give it a text "
+                    f"(built-in: {', '.join(sorted(PLAYBOOK_STEPS))})"
+                )
+        return steps
+
+    @field_validator("general_for")
+    @classmethod
+    def _check_categories(cls, categories: list[str]) -> list[str]:
+        for category in categories:
+            if category not in CATEGORY_NAMES:
+                raise ValueError(f"unknown category {category!r}; use {list(CATEGORY_NAMES)}")
+        return categories
+
+    def steps(self, name: str) -> list[PlaybookStep]:
+        """The steps of one playbook."""
+        return list(getattr(self, name))
+
+
+class UpdatePolicy(_Section):
+    """How long an open incident may go without a progress update before its handler is told."""
+
+    remind_after_minutes: LevelMinutes = Field(
+        default_factory=lambda: LevelMinutes(large=30, medium=120, small=1440)
+    )
+
+
+class SituationReportPolicy(_Section):
+    """The situation report's Word document."""
+
+    header: str = Field(default="", max_length=200)  # empty: the office's name
+
+
 class AccessPolicy(_Section):
     """Invites and registration."""
 
@@ -335,6 +453,9 @@ class Policy(_Section):
     access: AccessPolicy = Field(default_factory=AccessPolicy)
     duty: DutyPolicy = Field(default_factory=DutyPolicy)
     patrols: PatrolPolicy = Field(default_factory=PatrolPolicy)
+    playbooks: PlaybookPolicy = Field(default_factory=PlaybookPolicy)
+    updates: UpdatePolicy = Field(default_factory=UpdatePolicy)
+    situation_report: SituationReportPolicy = Field(default_factory=SituationReportPolicy)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("timezone")

@@ -654,9 +654,13 @@ class Dispatcher:
             from telegram import InputMediaDocument, InputMediaPhoto
 
             media: list[InputMediaPhoto | InputMediaDocument] = [
-                InputMediaPhoto(item["file_id"])
+                InputMediaPhoto(
+                    item["file_id"], caption=item.get("caption"), parse_mode=ParseMode.HTML
+                )
                 if item.get("type") == "photo"
-                else InputMediaDocument(item["file_id"])
+                else InputMediaDocument(
+                    item["file_id"], caption=item.get("caption"), parse_mode=ParseMode.HTML
+                )
                 for item in payload.get("items", [])
             ]
             messages = await self.bot.send_media_group(chat_id=row.chat_id, media=media, **common)

@@ -177,7 +177,11 @@ async def _send_attachments(
                 chat_id=chat_id,
                 now=now,
                 ref=f"inc:{incident.id}:media",
-                items=[{"type": kind, "file_id": a.file_id} for a in group],
+                # The first item's caption names the incident (and marks a drill) in the album.
+                items=[
+                    {"type": kind, "file_id": a.file_id, **({"caption": caption} if i == 0 else {})}
+                    for i, a in enumerate(group)
+                ],
             )
 
 

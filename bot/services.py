@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conversations, escalation, patrols
+from bot import conversations, escalation, handling, patrols
 from bot.context import AppContext
 
 
@@ -11,3 +11,4 @@ def register(ctx: AppContext) -> None:
     ctx.scheduler.add_sweeper("conversations", lambda: conversations.sweep(ctx))
     escalation.register(ctx)
     patrols.register(ctx)
+    handling.register(ctx)

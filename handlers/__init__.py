@@ -7,10 +7,21 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.commands import CommandRegistry
-from handlers import access, chats, contacts, errors, fallback, flow, incident, patrol, report
+from handlers import (
+    access,
+    chats,
+    contacts,
+    errors,
+    fallback,
+    flow,
+    handling,
+    incident,
+    patrol,
+    report,
+)
 from handlers.flow import FlowRouter
 
-FEATURES = [access, chats, contacts, report, incident, patrol]
+FEATURES = [access, chats, contacts, report, incident, handling, patrol]
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -21,7 +21,7 @@ from handlers.flow import router
 from messages import common
 from messages import report as texts
 from messages.common import error_text, level_label, purpose_label
-from messages.incidents import category_label
+from messages.incidents import DRILL_MARK, category_label
 from storage.models import Conversation
 
 KINDS = ("report", "drill")
@@ -234,7 +234,8 @@ def _recap(context: BotContext, step: str, draft: Draft) -> str:
     field = {"subtype": "category"}.get(step, step)
     name = r.label(language, texts.FIELDS.get(field, texts.FIELDS["category"]))
     value = values.get(step, "")
-    return Markup("✔️ {}: {}").format(name, value)
+    mark = Markup("🎯 {} ").format(r.label(language, DRILL_MARK)) if draft.is_drill else ""
+    return Markup("{}✔️ {}: {}").format(mark, name, value)
 
 
 async def button(update: Update, context: BotContext) -> None:

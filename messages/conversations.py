@@ -12,6 +12,7 @@ KINDS = {
     "close": N_("situation report"),
     "update": N_("progress update"),
     "relevel": N_("level change"),
+    "over": N_("declaration that the emergency is over"),
     "patrol_note": N_("patrol note"),
     "lift": N_("warning lift"),
 }

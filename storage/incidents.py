@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Attachment, Counter, Incident, Route, TimelineEntry
@@ -120,3 +120,24 @@ async def routes(*, session: AsyncSession, incident_id: int) -> Sequence[Route]:
         select(Route).where(Route.incident_id == incident_id).order_by(Route.id)
     )
     return result.scalars().all()
+
+
+async def counts_by_level_and_category(
+    *,
+    session: AsyncSession,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    drills: bool = False,
+) -> dict[tuple[str, str], int]:
+    """Incidents reported in a period, counted per (level, category); drills only when asked."""
+    query = (
+        select(Incident.level, Incident.category, func.count())
+        .where(Incident.is_drill.is_(drills))
+        .group_by(Incident.level, Incident.category)
+    )
+    if since is not None:
+        query = query.where(Incident.reported_at >= since)
+    if until is not None:
+        query = query.where(Incident.reported_at < until)
+    result = await session.execute(query)
+    return {(level, category): int(count) for level, category, count in result.all()}

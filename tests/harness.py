@@ -149,6 +149,11 @@ class Stage:
         app = bot.app
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        # Remove the alarm clock first: a tick the JobQueue started while stopping would be
+        # cancelled before it runs, and APScheduler logs that as an error.
+        if app.job_queue is not None:
+            for job in app.job_queue.jobs():
+                job.schedule_removal()
         if app.running:
             await app.stop()
         await on_stop(app)

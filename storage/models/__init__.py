@@ -2,6 +2,7 @@
 
 from storage.models.access import AuditEntry, Chat, Contact, Flag, Invite, User, UserRole
 from storage.models.base import Base
+from storage.models.handling import ChecklistTick, SituationReport
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.patrols import DutyOverride, PatrolRound
 from storage.models.runtime import Conversation, OutboxMessage, Timer
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Chat",
+    "ChecklistTick",
     "Contact",
     "Conversation",
     "Counter",
@@ -21,6 +23,7 @@ __all__ = [
     "OutboxMessage",
     "PatrolRound",
     "Route",
+    "SituationReport",
     "TimelineEntry",
     "Timer",
     "User",

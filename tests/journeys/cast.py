@@ -109,9 +109,10 @@ async def report(
     what: str = "The home page shows a foreign banner",
     source: str | None = "203.0.113.7",
     photo: bytes | None = None,
+    command: str = "/report",
 ) -> str:
     """Walk the guided report with buttons and typed answers; returns the incident number."""
-    await reporter.send("/report")
+    await reporter.send(command)
     prompt = await reporter.wait_for("What kind of incident")
     await prompt.press(category)
     if subtype is not None:
