@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import signal
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import audit, chats, contacts
 from bot.app import AnyApplication, build_application, build_context, on_start, on_stop
-from bot.config import Policy, load_policy, load_settings
+from bot.config import DutyPolicy, PatrolPolicy, Policy, load_policy, load_settings
 from bot.context import AppContext
 from bot.roles import ChatPurpose, Position, Role, UserStatus
 from emulator.core import Emulator
@@ -147,6 +148,41 @@ GROUPS: tuple[GroupPlan, ...] = (
 DUTY_ROTATION: tuple[str, ...] = ("duty_1", "duty_2")
 
 
+# What the sandbox office patrols when the policy file says nothing about patrols.
+SANDBOX_PATROLS = [
+    {
+        "key": "daily",
+        "name": "日常巡查",
+        "checklist": ["防火墙与入侵检测告警", "门户网站完整性", "数据备份", "机房电源与温度"],
+        "location": "技术应用中心机房",
+        "times": ["09:00", "16:00"],
+        "days": "all",
+    },
+    {
+        "key": "spot",
+        "name": "不定期抽查",
+        "checklist": ["门户网站完整性", "异常登录与账号"],
+        "irregular": {"count": 2, "start": "10:00", "end": "17:00"},
+        "days": "all",
+    },
+]
+
+
+def with_sandbox_rota(policy: Policy) -> Policy:
+    """The policy plus the cast's daily duty rotation and patrols, unless it has its own."""
+    update: dict[str, object] = {}
+    if not policy.duty.officers:
+        officers: list[int | str] = [persona(key).user_id for key in DUTY_ROTATION]
+        update["duty"] = DutyPolicy(
+            officers=officers, shift="day", handover="09:00", start=date(2026, 1, 1)
+        )
+    if not policy.patrols.kinds:
+        update["patrols"] = PatrolPolicy.model_validate(
+            {**policy.patrols.model_dump(), "kinds": SANDBOX_PATROLS}
+        )
+    return policy.model_copy(update=update) if update else policy
+
+
 def persona(key: str) -> Persona:
     """A member of the cast by key."""
     return next(p for p in CAST if p.key == key)
@@ -259,8 +295,7 @@ async def _seed_people(*, session: AsyncSession, ctx: AppContext) -> None:
 
 async def _seed_duty(*, session: AsyncSession, ctx: AppContext) -> None:
     """Put the rotation's officers on duty (R11)."""
-    # Until a duty roster exists, bot.duty counts everyone with the duty role as on duty;
-    # the roster (bot.duty.ROSTER) seeds its rota from DUTY_ROTATION here.
+    # The rotation itself comes from with_sandbox_rota; officers need the duty role too.
     for key in DUTY_ROTATION:
         user = await access_q.get_user(session=session, user_id=persona(key).user_id)
         if user is not None and Role.DUTY not in user.role_names:
@@ -354,7 +389,7 @@ class Sandbox:
             admin_ids=[persona("admin").user_id],
             webhook_url=None,
         )
-        policy = self.policy or load_policy(settings.incident_bot_config)
+        policy = with_sandbox_rota(self.policy or load_policy(settings.incident_bot_config))
         db = Database(url)
         await db.migrate()
         ctx = build_context(settings, policy, db=db)
