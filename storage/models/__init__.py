@@ -4,6 +4,7 @@ from storage.models.access import AuditEntry, Chat, Contact, Flag, Invite, User,
 from storage.models.base import Base
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.runtime import Conversation, OutboxMessage, Timer
+from storage.models.warnings import EarlyWarning, WarningBroadcast
 
 __all__ = [
     "Attachment",
@@ -13,6 +14,7 @@ __all__ = [
     "Contact",
     "Conversation",
     "Counter",
+    "EarlyWarning",
     "Flag",
     "Incident",
     "Invite",
@@ -22,4 +24,5 @@ __all__ = [
     "Timer",
     "User",
     "UserRole",
+    "WarningBroadcast",
 ]
