@@ -201,6 +201,32 @@ class AccessPolicy(_Section):
     invite_days: float = Field(default=7, gt=0)
 
 
+WarningLevelName = Literal["blue", "yellow", "orange", "red"]
+_SEVERE_LEVELS: list[WarningLevelName] = ["orange", "red"]
+
+
+class WarningPolicy(_Section):
+    """Early warnings: which levels are announced again while in force, and when."""
+
+    repeat_levels: list[WarningLevelName] = Field(default_factory=lambda: _SEVERE_LEVELS.copy())
+    repeat_cron: str = "0 9 * * *"
+    repeat_min_gap_minutes: float = Field(default=60, ge=0)
+    status_every_seconds: float = Field(default=3, gt=0)
+
+    @field_validator("repeat_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"not a cron expression (minute hour day month weekday): {exc}"
+            ) from exc
+        return value
+
+
 class Policy(_Section):
     """The office's policy: everything an admin may tune without touching code."""
 
@@ -215,6 +241,7 @@ class Policy(_Section):
     drafts: DraftPolicy = Field(default_factory=DraftPolicy)
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
     access: AccessPolicy = Field(default_factory=AccessPolicy)
+    warnings: WarningPolicy = Field(default_factory=WarningPolicy)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("timezone")
