@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conversations, escalation
+from bot import conversations, early_warning, escalation
 from bot.context import AppContext
 
 
@@ -10,3 +10,4 @@ def register(ctx: AppContext) -> None:
     """Register every feature's timer handlers and sweeps."""
     ctx.scheduler.add_sweeper("conversations", lambda: conversations.sweep(ctx))
     escalation.register(ctx)
+    early_warning.register(ctx)

@@ -7,10 +7,20 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.commands import CommandRegistry
-from handlers import access, chats, contacts, errors, fallback, flow, incident, report
+from handlers import (
+    access,
+    chats,
+    contacts,
+    errors,
+    fallback,
+    flow,
+    incident,
+    report,
+    warning,
+)
 from handlers.flow import FlowRouter
 
-FEATURES = [access, chats, contacts, report, incident]
+FEATURES = [access, chats, contacts, report, incident, warning]
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
