@@ -737,10 +737,18 @@ class Dispatcher:
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
+        final = [o for o in batch if o.status != q.PENDING]
         try:
             async with self.db.transaction() as session:
+                # One statement for all final outcomes: a broadcast finishes hundreds a second.
+                await q.finish_outbox_many(
+                    session=session,
+                    now=self.clock.now(),
+                    outcomes=[(o.row_id, o.status, o.message_id, o.error) for o in final],
+                )
                 for outcome in batch:
-                    await self._write(session, outcome)
+                    if outcome.status == q.PENDING:
+                        await self._write(session, outcome)
         except Exception:
             self._outcomes[:0] = batch
             raise
@@ -748,26 +756,15 @@ class Dispatcher:
             self.wake()
 
     async def _write(self, session: AsyncSession, outcome: _Outcome) -> None:
-        now = self.clock.now()
-        if outcome.status == q.PENDING:
-            await q.retry_outbox(
-                session=session,
-                outbox_id=outcome.row_id,
-                not_before=outcome.retry_at or now,
-                error=outcome.error or "",
-                count_attempt=outcome.count_attempt,
-                possible_duplicate=outcome.possible_duplicate,
-                chat_id=outcome.chat_id,
-            )
-        else:
-            await q.finish_outbox(
-                session=session,
-                outbox_id=outcome.row_id,
-                status=outcome.status,
-                now=now,
-                message_id=outcome.message_id,
-                error=outcome.error,
-            )
+        await q.retry_outbox(
+            session=session,
+            outbox_id=outcome.row_id,
+            not_before=outcome.retry_at or self.clock.now(),
+            error=outcome.error or "",
+            count_attempt=outcome.count_attempt,
+            possible_duplicate=outcome.possible_duplicate,
+            chat_id=outcome.chat_id,
+        )
 
 
 def chunk_rows(rows: Iterable[dict[str, Any]], size: int = 1000) -> Iterable[list[dict[str, Any]]]:

@@ -87,6 +87,25 @@ async def finish_outbox(
     )
 
 
+async def finish_outbox_many(
+    *, session: AsyncSession, now: datetime, outcomes: list[tuple[int, str, int | None, str | None]]
+) -> None:
+    """Record the final outcomes (id, status, message id, error) of many rows at once."""
+    sent = [
+        {"id": i, "status": status, "last_error": error, "sent_at": now, "message_id": message}
+        for i, status, message, error in outcomes
+        if status == SENT
+    ]
+    other = [
+        {"id": i, "status": status, "last_error": error}
+        for i, status, _message, error in outcomes
+        if status != SENT
+    ]
+    for rows in (sent, other):
+        if rows:
+            await session.execute(update(OutboxMessage), rows)
+
+
 async def retry_outbox(
     *,
     session: AsyncSession,
