@@ -9,6 +9,7 @@ lifting a warning is broadcast to the same audience.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from storage.models import EarlyWarning, OutboxMessage, Timer, User, WarningBroa
 from storage.runtime import PENDING
 
 REPEAT = "warning_repeat"
+BROADCAST_FLAG = "warning_broadcast"
 TITLE_MAX = 100
 TEXT_MAX = 2000
 NOTE_MAX = 1000
@@ -438,6 +440,7 @@ async def _broadcast(
 ) -> int:
     """Queue one copy per person in the audience and per bound chat, as one batch."""
     now = ctx.now()
+    session.info[BROADCAST_FLAG] = True
     batch_id = await delivery.new_batch_id(session=session)
     sender = await access_q.get_user(session=session, user_id=warning.sender_id)
     lifter = None
@@ -562,12 +565,47 @@ async def _status_text(
     )
 
 
-async def sweep_status(ctx: AppContext) -> None:
-    """Edit each running broadcast's progress message every few seconds; finish it when done."""
+async def sweep_status(ctx: AppContext) -> bool:
+    """Edit each running broadcast's progress message every few seconds; finish it when done.
+
+    Returns whether any broadcast is still running.
+    """
     every = timedelta(seconds=ctx.policy.warnings.status_every_seconds)
+    running = False
     async with ctx.db.transaction() as session:
         for broadcast in await q.unfinished_broadcasts(session=session):
             await _update_status(session=session, ctx=ctx, broadcast=broadcast, every=every)
+            running = running or broadcast.finished_at is None
+    return running
+
+
+class StatusWatcher:
+    """Runs the progress sweep a few times a second while a broadcast runs, rarely otherwise.
+
+    Each sweep is a write transaction, and on SQLite every write waits for the one lock the
+    outbox needs most during a broadcast; a committed broadcast wakes the watcher at once.
+    """
+
+    def __init__(self, ctx: AppContext, *, every: float = 0.25, idle: float = 30.0) -> None:
+        self.ctx = ctx
+        self.every = every
+        self.idle = idle
+        # Due at once: a broadcast may have been running when the bot stopped.
+        self._next = 0.0
+        ctx.db.add_commit_listener(self._on_commit)
+
+    def _on_commit(self, info: dict[str, Any]) -> None:
+        if info.get(BROADCAST_FLAG):
+            self._next = 0.0
+
+    async def sweep(self) -> None:
+        """The scheduler's periodic hook."""
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self.every
+        running = await sweep_status(self.ctx)
+        self._next = now + (self.every if running else self.idle)
 
 
 async def _update_status(
@@ -759,6 +797,6 @@ async def send_active_to(session: AsyncSession, ctx: AppContext, user: User) -> 
 def register(ctx: AppContext) -> None:
     """Fire repeats, keep progress messages current, and reach people as they are approved."""
     ctx.scheduler.register(REPEAT, lambda session, timer: fire_repeat(ctx, session, timer))
-    ctx.scheduler.add_sweeper("warning_status", lambda: sweep_status(ctx))
+    ctx.scheduler.add_sweeper("warning_status", StatusWatcher(ctx).sweep)
     if send_active_to not in users.ACTIVATION_HOOKS:
         users.ACTIVATION_HOOKS.append(send_active_to)
