@@ -216,10 +216,12 @@ class WarningPolicy(_Section):
     @field_validator("repeat_cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from zoneinfo import ZoneInfo
+
+        from bot.cron import trigger
 
         try:
-            CronTrigger.from_crontab(value)
+            trigger(value, ZoneInfo("UTC"))
         except ValueError as exc:
             raise ValueError(
                 f"not a cron expression (minute hour day month weekday): {exc}"

@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, chats, delivery, scheduler, users
+from bot import audit, chats, cron, delivery, scheduler, users
 from bot.context import AppContext
 from bot.errors import Invalid, NotAllowed, NotFound, Stale
 from bot.keyboards import Button, Keyboard
@@ -657,11 +656,8 @@ async def _update_status(
 def next_repeat(ctx: AppContext, after: datetime) -> datetime:
     """When warnings are next announced again, at least the configured gap after `after`."""
     policy = ctx.policy.warnings
-    trigger = CronTrigger.from_crontab(policy.repeat_cron, timezone=ctx.policy.tz)
     start = after + timedelta(minutes=policy.repeat_min_gap_minutes)
-    fire = trigger.get_next_fire_time(None, start.astimezone(ctx.policy.tz))
-    assert fire is not None
-    return fire
+    return cron.next_time(policy.repeat_cron, ctx.policy.tz, start)
 
 
 async def _schedule_repeat(
