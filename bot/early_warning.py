@@ -360,13 +360,13 @@ async def decide(
     *, session: AsyncSession, ctx: AppContext, warning_id: int, leader_id: int, approve: bool
 ) -> EarlyWarning:
     """A leader approves a red warning (it goes out at once) or rejects it."""
-    warning = await q.get_warning(session=session, warning_id=warning_id, for_update=True)
-    if warning is None:
-        raise NotFound("warnings.not_found")
     leader = await access_q.get_user(session=session, user_id=leader_id)
     if not is_leader(leader):
         raise NotAllowed("warnings.leaders_only")
     assert leader is not None
+    warning = await q.get_warning(session=session, warning_id=warning_id, for_update=True)
+    if warning is None:
+        raise NotFound("warnings.not_found")
     if warning.status != Status.PENDING_APPROVAL:
         raise Stale("warnings.already_decided")
     now = ctx.now()

@@ -243,8 +243,14 @@ async def test_r9_lift_reaches_the_same_audience_and_the_list_drops_it(stage: St
 async def test_r9_bad_answers_are_explained_and_html_reaches_users_escaped(stage: Stage) -> None:
     """R9: a 101-character title, a bad link, a photo are refused with a reason; HTML is text."""
     office = await open_office(stage)
+    await office.staff.send("/help")
+    menu = await office.staff.wait_for("What you can do")
+    assert "/warnings — warnings in force" in menu.text and "/warn —" not in menu.text
     await office.staff.send("/warn")
     await office.staff.wait_for("Only the tech center and the leadership group")
+    await office.tech.send("/help")
+    menu = await office.tech.wait_for("What you can do")
+    assert "/warn — publish an early warning" in menu.text and "/lift — lift a warning" in menu.text
 
     sender = office.tech
     await sender.send("/warn")
@@ -336,3 +342,35 @@ async def test_r9_orange_warnings_are_announced_again_daily_at_nine(stage: Stage
         repeated = await access_q.audit_entries(session=session, action="warning.repeated")
         sent = await access_q.audit_entries(session=session, action="warning.sent")
     assert len(repeated) == 2 and len(sent) == 2
+
+
+async def test_r9_stale_and_forged_buttons_change_nothing(stage: Stage) -> None:
+    """R9: buttons of another step, forged data and buttons after Cancel are refused politely."""
+    office = await open_office(stage)
+    sender = office.tech
+    await sender.send("/warn")
+    level_prompt = await sender.wait_for("How serious is the threat")
+    await level_prompt.press(_button(level_prompt, "Orange"))
+    title_prompt = await sender.wait_for("Send a short title")
+
+    for data in ("wrn:send", "wrn:lvl:purple", "wrn:role:emperor", "wrn:back:source"):
+        refused = await stage.tg.forge_press(sender, title_prompt, data)
+        assert refused.show_alert and "no longer active" in (refused.text or ""), data
+    missing = await stage.tg.forge_press(sender, title_prompt, "wrn:ok:999")
+    assert missing.show_alert and "Only the leadership group" in (missing.text or "")
+    missing = await stage.tg.forge_press(office.leader, office.leader.last(), "wrn:ok:999")
+    assert missing.show_alert and "No such warning" in (missing.text or "")
+
+    await title_prompt.press("⬅️ Back")
+    level_again = await sender.wait_for("How serious is the threat")
+    await level_again.press(_button(level_again, "Blue"))
+    await sender.wait_for("Send a short title")
+    await sender.send("Suspicious USB sticks")
+    await sender.wait_for("What is happening? Describe")
+    await sender.send("/cancel")
+    await sender.wait_for("Your early warning was cancelled.")
+    stale = await stage.tg.forge_press(sender, level_again, "wrn:lvl:red")
+    assert stale.show_alert and "no longer active" in (stale.text or "")
+    await stage.settle()
+    async with office.bot.ctx.db.transaction() as session:
+        assert await access_q.audit_entries(session=session, action="warning.sent") == []
