@@ -209,7 +209,7 @@ def render_warning(
     return ctx.renderer.render(language, "warnings/broadcast", w=view, repeat=repeat, since=since)
 
 
-def check_fits(ctx: AppContext, draft: WarningDraft, sender: str, sender_role: str) -> None:
+def check_fits(ctx: AppContext, *, draft: WarningDraft, sender: str, sender_role: str) -> None:
     """Refuse texts that would not fit in one message in its longest form, in any language."""
     view = WarningView(
         level=draft.level or WarningLevel.BLUE,
@@ -274,7 +274,7 @@ async def submit(
         raise Invalid("warnings.incomplete", fields=", ".join(gaps))
     level = WarningLevel(draft.level or "")
     role = role_used(sender)
-    check_fits(ctx, draft, sender.name, role)
+    check_fits(ctx, draft=draft, sender=sender.name, sender_role=role)
     needs_approval = level == WarningLevel.RED and role != Role.LEADER
     approvers: str | None = None
     if needs_approval:

@@ -374,7 +374,9 @@ async def on_message(update: Update, context: BotContext, convo: Conversation) -
             draft.defence = early_warning.clean_text(text, what="defence")
             viewer = context.viewer
             assert viewer is not None
-            early_warning.check_fits(ctx, draft, viewer.name, early_warning.role_used(viewer))
+            early_warning.check_fits(
+                ctx, draft=draft, sender=viewer.name, sender_role=early_warning.role_used(viewer)
+            )
         elif step == "source":
             draft.source_url = early_warning.clean_url(text)
             draft.source_done = True

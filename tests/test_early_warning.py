@@ -121,10 +121,10 @@ def test_r9_titles_and_texts_have_limits() -> None:
 def test_r9_texts_that_cannot_fit_one_message_are_refused(ctx: AppContext) -> None:
     """R9: each text within its limit, together they must still fit one Telegram message."""
     draft = _draft()
-    early_warning.check_fits(ctx, draft, "Tech Sun", "tech_center")
+    early_warning.check_fits(ctx, draft=draft, sender="Tech Sun", sender_role="tech_center")
     draft.title, draft.what, draft.defence = "T" * 100, "w" * 2000, "d" * 2000
     with pytest.raises(Invalid) as refused:
-        early_warning.check_fits(ctx, draft, "Tech Sun", "tech_center")
+        early_warning.check_fits(ctx, draft=draft, sender="Tech Sun", sender_role="tech_center")
     assert refused.value.key == "warnings.too_long" and refused.value.params["over"] > 0
 
 

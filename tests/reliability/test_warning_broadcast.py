@@ -139,7 +139,8 @@ async def test_r9_broadcast_to_2000_people_survives_kill_9_429s_and_blocked_user
     mark = emulator.log.records[-1].seq
     started = time.monotonic()
     await preview.press("📢 Send")
-    status = await office.tech.wait_for("📡")
+    # A 429 may hold the progress message back behind the copies already handed out.
+    status = await office.tech.wait_for("📡", timeout=30)
     ids = {p.id for p in people}
 
     def half_delivered() -> bool:
@@ -165,6 +166,8 @@ async def test_r9_broadcast_to_2000_people_survives_kill_9_429s_and_blocked_user
     assert _figure(summary, r"Blocked the bot: (\d+)") == len(unreachable)
     assert _figure(summary, r"Failed: (\d+)") == 0
     duplicates = _figure(summary, r"Possible duplicates: (\d+)")
+    progress = [e.text or "" for e in status.edits if "Still to send" in (e.text or "")]
+    assert progress, "the progress message was edited while the broadcast ran"
 
     counts = {p.id: _copies(stage, emulator.private_chat(p)) for p in people}
     assert all(counts[i] == 0 for i in unreachable)
