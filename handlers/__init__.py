@@ -18,10 +18,11 @@ from handlers import (
     incident,
     patrol,
     report,
+    warning,
 )
 from handlers.flow import FlowRouter
 
-FEATURES = [access, chats, contacts, report, incident, handling, patrol]
+FEATURES = [access, chats, contacts, report, incident, handling, patrol, warning]
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
