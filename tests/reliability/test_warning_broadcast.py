@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,24 +24,6 @@ pytestmark = [pytest.mark.reliability, pytest.mark.subprocess]
 PEOPLE = 2000
 TITLE = "Mass phishing wave against district mailboxes"
 POLICY = FAST_POLICY + "[warnings]\nstatus_every_seconds = 0.5\n"
-
-
-class _KilledClient(logging.Filter):
-    """Drop the emulator's report of a request whose sender was killed while sending it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, ConnectionResetError)
-
-
-@pytest.fixture
-def killed_client_tolerated() -> Iterator[None]:
-    """The kill -9 cuts requests in mid-air; the emulator's server logs each as an error."""
-    server_log = logging.getLogger("aiohttp.server")
-    quiet = _KilledClient()
-    server_log.addFilter(quiet)
-    yield
-    server_log.removeFilter(quiet)
 
 
 async def _office_in_process(stage: Stage, processes: Callable[..., BotProcess]) -> Any:
