@@ -22,6 +22,7 @@ from bot import chats, users
 from bot.commands import CommandRegistry, CommandSpec, roles
 from bot.errors import ServiceError
 from bot.keyboards import Button, Keyboard
+from bot.permissions import is_admin
 from bot.roles import ROLE_ORDER, Role, UserStatus
 from handlers.common import (
     BotContext,
@@ -108,8 +109,13 @@ async def gate(update: Update, context: BotContext) -> None:
         await _private_gate(update, context)
     else:
         bound = group_row is not None and group_row.purpose and not group_row.bot_removed
-        if not bound and _command(update) not in OPEN_GROUP:
+        if bound:
+            return
+        if _command(update) not in OPEN_GROUP:
             await _not_bound(update, context)
+            raise ApplicationHandlerStop
+        if not is_admin(viewer) and not _note_due(context, (chat.id, user.id)):
+            # Someone who may not bind keeps trying in an unbound group: they were told once.
             raise ApplicationHandlerStop
 
 
@@ -134,13 +140,13 @@ async def _private_gate(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-def _note_due(context: BotContext, chat_id: int) -> bool:
-    """Whether an unbound group may get the short note now (one every few minutes)."""
-    notes: dict[int, float] = context.application.bot_data.setdefault("not_bound_notes", {})
+def _note_due(context: BotContext, key: int | tuple[int, int]) -> bool:
+    """Whether an unbound group (or one person in it) may be answered now (every few minutes)."""
+    notes: dict[object, float] = context.application.bot_data.setdefault("not_bound_notes", {})
     now = time.monotonic()
-    if now - notes.get(chat_id, -1e9) < NOT_BOUND_NOTE_EVERY:
+    if now - notes.get(key, -1e9) < NOT_BOUND_NOTE_EVERY:
         return False
-    notes[chat_id] = now
+    notes[key] = now
     return True
 
 

@@ -101,6 +101,24 @@ async def test_group_is_bound_as_leadership_chat_by_an_admin_only(stage: Stage) 
     assert bound.chat_id == group.id
 
 
+async def test_a_member_repeating_bind_in_an_unbound_group_is_told_once(stage: Stage) -> None:
+    """R14: an unbound group is not flooded with refusals; an admin can still bind it."""
+    admin = stage.tg.user("Admin", lang="en")
+    member = stage.tg.user("Member", lang="en")
+    await stage.start_bot(admins=[admin])
+    await admin.send("/start")
+    group = stage.tg.group("Noisy chat", members=[admin, member])
+    await group.wait_for("尚未绑定")
+    for _ in range(3):
+        await group.send(member, "/bind leadership")
+        await group.send(member, "/unbind")
+    await stage.settle()
+    refusals = [m for m in group.messages() if "只有管理员" in m.text]
+    assert len(refusals) == 1, [m.text for m in group.messages()]
+    await group.send(admin, "/bind leadership")
+    await group.wait_for("本群已绑定为领导小组群")
+
+
 async def test_stranger_in_unbound_group_gets_only_the_short_note(stage: Stage) -> None:
     """R14: an unbound group gets a short note and nothing is acted upon."""
     admin = stage.tg.user("Admin", lang="en")
