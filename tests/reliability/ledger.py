@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ REQUESTS = {
 }
 FINAL = {"sent", "blocked", "unreachable", "skipped"}
 
-Key = tuple[int, str, str]
+Key = tuple[int, str, str, tuple[str, ...]]
 
 
 @dataclass
@@ -60,6 +61,22 @@ def _text(method: str, payload: dict[str, object]) -> str:
     return ""
 
 
+def _buttons(markup: object) -> tuple[str, ...]:
+    """The buttons' data, so a direct reply with the same text as a notification differs."""
+    if isinstance(markup, str):
+        markup = json.loads(markup) if markup else None
+    if not isinstance(markup, dict):
+        return ()
+    rows = markup.get("inline_keyboard") or []
+    return tuple(str(b.get("callback_data") or b.get("url") or "") for row in rows for b in row)
+
+
+def _current(emulator: Emulator, chat_id: int) -> int:
+    """A group's id now: rows and messages from before its migration count for the supergroup."""
+    chat = emulator.chats.get(chat_id)
+    return chat.current.id if chat is not None else chat_id
+
+
 def _request_text(method: str, params: dict[str, object]) -> str:
     if method == "sendMessage":
         return str(params.get("text") or "")
@@ -80,7 +97,13 @@ async def outbox_ledger(db: Database, emulator: Emulator) -> Ledger:
     promised: Counter[Key] = Counter()
     flagged: Counter[Key] = Counter()
     for row in rows:
-        key = (row.chat_id, REQUESTS[row.method], _text(row.method, row.payload or {}))
+        payload = row.payload or {}
+        key = (
+            _current(emulator, row.chat_id),
+            REQUESTS[row.method],
+            _text(row.method, payload),
+            _buttons(payload.get("reply_markup")),
+        )
         if row.status not in FINAL:
             ledger.unfinished.append(f"#{row.id} {row.method} to {row.chat_id}: {row.status}")
         if row.status == "sent":
@@ -94,7 +117,12 @@ async def outbox_ledger(db: Database, emulator: Emulator) -> Ledger:
     for record in emulator.log.records:
         if record.outcome != "ok" or record.method not in wanted or record.chat_id is None:
             continue
-        key = (record.chat_id, record.method, _request_text(record.method, record.params))
+        key = (
+            _current(emulator, record.chat_id),
+            record.method,
+            _request_text(record.method, record.params),
+            _buttons(record.params.get("reply_markup")),
+        )
         if key in promised or key in flagged:
             received[key] += 1
     doubled_chats: set[int] = set()
