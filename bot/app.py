@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import Any
@@ -26,6 +27,20 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class HandledUpdates(asyncio.Queue[object]):
+    """The update queue, whose `put` returns only once the update has been handled.
+
+    PTB's poller confirms updates to Telegram with the next getUpdates offset as soon as it
+    has queued them; a crash then loses whatever was queued or being handled. Waiting here
+    holds the offset back until the updates are handled, so a crash gets them again.
+    """
+
+    async def put(self, item: object) -> None:
+        """Queue an update and wait until it (and everything before it) has been handled."""
+        await super().put(item)
+        await self.join()
 
 
 class _Application(Application[Any, Any, Any, Any, Any, Any]):
@@ -89,6 +104,7 @@ def build_application(ctx: AppContext) -> AnyApplication:
         .base_url(ctx.settings.telegram_api_base_url)
         .base_file_url(ctx.settings.file_base_url)
         .context_types(ContextTypes(context=BotContext))
+        .update_queue(HandledUpdates())
         .read_timeout(timeout)
         .write_timeout(timeout)
         .connect_timeout(timeout)

@@ -185,3 +185,21 @@ async def _wait_for_request(stage: Stage, mark: int, chat_id: int) -> None:
         )
 
     await _eventually(card_requested)
+
+
+async def test_an_update_being_handled_at_the_crash_is_handled_after_restart(
+    stage: Stage, processes: Callable[..., BotProcess]
+) -> None:
+    """R3 R14: an update is confirmed to Telegram only once handled, so a kill -9 loses none."""
+    office, process = await _office_in_process(stage, processes)
+    staff = office.staff
+    mark = stage.emulator.log.records[-1].seq
+    # The answer hangs and its connection then drops: the bot is killed while handling /contacts.
+    stage.emulator.faults.add("sendMessage", chat_id=staff.id, delay=2.0, drop=True)
+    await staff.send("/contacts")
+    await _wait_for_request(stage, mark, staff.id)
+    process.kill9()
+    await process.wait_dead()
+    await process.start()
+    await staff.wait_for("Emergency contacts", timeout=15)
+

@@ -99,7 +99,6 @@ async def test_r9_broadcast_to_2000_people_survives_kill_9_429s_and_blocked_user
     stage: Stage,
     processes: Callable[..., BotProcess],
     database_url: str,
-    killed_client_tolerated: None,
 ) -> None:
     """R9: after a kill -9 mid-broadcast every reachable person has one copy, or it is counted."""
     office, process = await _office_in_process(stage, processes)
