@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,11 @@ from storage import runtime as q
 from storage.models import Conversation
 
 log = logging.getLogger(__name__)
+
+HANDLED = "_handled_update"
+# The update being handled: a conversation saved while handling it remembers its id, in the
+# same transaction, so the update coming again after a crash is known as already handled.
+HANDLING: ContextVar[int | None] = ContextVar("handling_update", default=None)
 
 # A feature can add its own words to the reminder and say what expiry means for it.
 ExpiryHook = Callable[[AsyncSession, AppContext, Conversation], Awaitable[None]]
@@ -37,6 +43,9 @@ async def save(
     data: dict[str, Any],
 ) -> Conversation:
     """Start or advance a conversation; the data is written before anyone is answered."""
+    update_id = HANDLING.get()
+    if update_id is not None:
+        data = {**data, HANDLED: update_id}
     return await q.save_conversation(
         session=session, user_id=user_id, kind=kind, step=step, data=data, now=ctx.now()
     )
@@ -46,7 +55,16 @@ async def mark_handled(*, session: AsyncSession, user_id: int, update_id: int) -
     """Remember the last update a conversation answered, so a redelivered one is ignored."""
     convo = await q.get_conversation(session=session, user_id=user_id)
     if convo is not None:
-        convo.data = {**convo.data, "_handled_update": update_id}
+        convo.data = {**convo.data, HANDLED: update_id}
+
+
+def handled_before(convo: Conversation | None, update_id: int) -> bool:
+    """Whether an update was handled already: Telegram sends it again after a crash.
+
+    Updates are handled in order, so any update no later than the last one that moved the
+    user's conversation on was handled before.
+    """
+    return convo is not None and int(convo.data.get(HANDLED, 0)) >= update_id
 
 
 async def end(*, session: AsyncSession, user_id: int) -> bool:

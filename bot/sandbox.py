@@ -358,7 +358,8 @@ class Sandbox:
         self.emulator = Emulator(
             bot_username=BOT_USERNAME, bot_first_name=BOT_NAME, first_message_id=first_message_id
         )
-        self.emulator.register_bot(TOKEN)
+        # Conversations remember the last update they handled: update ids go on growing too.
+        self.emulator.register_bot(TOKEN).next_update_id = first_message_id
         self.users, self.groups = build_world(self.emulator)
         self.server = EmulatorServer(self.emulator, host=self.host, port=self.port)
         try:

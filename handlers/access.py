@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import chats, users
+from bot import chats, conversations, users
 from bot.commands import CommandRegistry, CommandSpec, roles
 from bot.errors import ServiceError
 from bot.keyboards import Button, Keyboard
@@ -32,6 +32,7 @@ from handlers.common import (
     person,
     reply,
 )
+from handlers.flow import ask_again
 from messages import access as texts
 from messages import common
 from messages.common import error_text
@@ -76,6 +77,11 @@ def main_menu(language: str, renderer: Renderer) -> Keyboard:
     ]
 
 
+async def mark_handling(update: Update, context: BotContext) -> None:
+    """Note which update is being handled, for the conversations it moves on."""
+    conversations.HANDLING.set(update.update_id)
+
+
 async def gate(update: Update, context: BotContext) -> None:
     """Load the sender; stop anything from unknown users or in unbound groups."""
     if update.my_chat_member is not None or update.chat_member is not None:
@@ -93,8 +99,12 @@ async def gate(update: Update, context: BotContext) -> None:
         group_row = None
         if chat.type != ChatType.PRIVATE:
             group_row = await access_q.get_chat(session=session, chat_id=chat.id)
+        convo = await conversations.current(session=session, user_id=user.id) if viewer else None
     context.viewer = viewer
     context.language = language_of(update, viewer)
+    if convo is not None and conversations.handled_before(convo, update.update_id):
+        await ask_again(update, context, convo)
+        raise ApplicationHandlerStop
     acting = update.callback_query is not None or (
         update.effective_message is not None
         and (
@@ -450,6 +460,7 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     registry.add(*COMMANDS)
     app.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER), group=-2)
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration), group=-2)
+    app.add_handler(TypeHandler(Update, mark_handling), group=-3)
     app.add_handler(TypeHandler(Update, gate), group=-1)
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start))

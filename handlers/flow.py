@@ -6,14 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot import conversations
-from handlers.common import BotContext, reply
+from handlers.common import BotContext, answer, reply
 from handlers.fallback import not_understood
 from storage.models import Conversation
 
-HANDLED = "_handled_update"
 FlowStep = Callable[[Update, BotContext, Conversation], Awaitable[None]]
 CancelHook = Callable[[Update, BotContext, Conversation], Awaitable[None]]
 
@@ -24,14 +24,24 @@ class FlowRouter:
     def __init__(self) -> None:
         self.on_message: dict[str, FlowStep] = {}
         self.on_cancel: dict[str, CancelHook] = {}
+        self.on_repeat: dict[str, FlowStep] = {}
 
     def register(
-        self, kind: str, on_message: FlowStep, on_cancel: CancelHook | None = None
+        self,
+        kind: str,
+        on_message: FlowStep,
+        on_cancel: CancelHook | None = None,
+        on_repeat: FlowStep | None = None,
     ) -> None:
-        """Send a kind's typed answers (text, photos, files) to `on_message`."""
+        """Send a kind's typed answers (text, photos, files) to `on_message`.
+
+        `on_repeat` asks the current step's question again (the bot died before asking it).
+        """
         self.on_message[kind] = on_message
         if on_cancel is not None:
             self.on_cancel[kind] = on_cancel
+        if on_repeat is not None:
+            self.on_repeat[kind] = on_repeat
 
 
 def router(app: Application[Any, Any, Any, Any, Any, Any]) -> FlowRouter:
@@ -57,15 +67,36 @@ async def private_message(update: Update, context: BotContext) -> None:
     if convo is None or handler is None:
         await not_understood(update, context)
         return
-    if int(convo.data.get(HANDLED, 0)) >= update.update_id:
-        # Telegram delivered this update again after a crash: it was already answered.
-        return
     await handler(update, context, convo)
     ctx = context.app_ctx
     async with ctx.db.transaction() as session:
         await conversations.mark_handled(
             session=session, user_id=user.id, update_id=update.update_id
         )
+
+
+async def ask_again(update: Update, context: BotContext, convo: Conversation) -> None:
+    """An update handled before a crash came again: answer it, and ask the current question."""
+    ctx = context.app_ctx
+    if update.callback_query is not None:
+        await answer(update.callback_query)
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return
+    repeat = router(context.application).on_repeat.get(convo.kind)
+    if repeat is not None:
+        await repeat(update, context, convo)
+        return
+    await reply(
+        update,
+        ctx.renderer.render(
+            context.language,
+            "conversations/reminder",
+            kind=convo.kind,
+            step=convo.step,
+            minutes=int(ctx.policy.drafts.expire_after_minutes),
+        ),
+    )
 
 
 async def cancel(update: Update, context: BotContext) -> None:

@@ -487,6 +487,12 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> None:
     )
 
 
+async def ask_again(update: Update, context: BotContext, convo: Conversation) -> None:
+    """Ask the current step's question again, with its buttons."""
+    text, keyboard = prompt(context, convo.step, Draft.from_data(convo.data))
+    await reply(update, text, keyboard)
+
+
 async def cancel_hook(update: Update, context: BotContext, convo: Conversation) -> None:
     """Nothing to undo: a draft is only a row."""
 
@@ -503,4 +509,4 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(button, pattern=r"^rep:"))
     flows = router(app)
     for kind in KINDS:
-        flows.register(kind, on_message)
+        flows.register(kind, on_message, on_repeat=ask_again)
