@@ -238,7 +238,7 @@ async def _reporter(run: Run, db: Database, office: Office, killed: Callable[[],
     index = 0
     while index < len(REPORTS) or killed() < KILLS_WHILE_REPORTING:
         category, level = REPORTS[index % len(REPORTS)]
-        token = f"Site-{run.seed}-{index}"
+        token = f"Site {run.seed}/{index}#"  # no token is a part of another
         await _type_report(run, db, office.staff, category, level, token)
         run.reported.append((token, level))
         index += 1
@@ -314,7 +314,6 @@ async def test_r3_r5_r9_r11_killed_20_times_at_random_moments_loses_nothing(
     stage: Stage,
     processes: Callable[..., BotProcess],
     database_url: str,
-    killed_client_tolerated: None,
 ) -> None:
     """R3 R5 R9 R11: kill -9 at 20 random moments; no report, deadline, round or copy lost."""
     seed = _seed()
