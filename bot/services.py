@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conversations, escalation, handling, patrols
+from bot import conversations, escalation, handling, patrols, stats
 from bot.context import AppContext
 
 
@@ -12,3 +12,4 @@ def register(ctx: AppContext) -> None:
     escalation.register(ctx)
     patrols.register(ctx)
     handling.register(ctx)
+    stats.register(ctx)

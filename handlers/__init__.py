@@ -17,11 +17,12 @@ from handlers import (
     handling,
     incident,
     patrol,
+    records,
     report,
 )
 from handlers.flow import FlowRouter
 
-FEATURES = [access, chats, contacts, report, incident, handling, patrol]
+FEATURES = [access, chats, contacts, report, incident, handling, patrol, records]
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
