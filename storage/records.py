@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from storage.models import Incident, PatrolRound, TimelineEntry, User
 
@@ -81,6 +82,7 @@ async def page_of_incidents(
     """One page of the matching incidents, newest first."""
     query = (
         select(Incident)
+        .options(raiseload(Incident.attachments))
         .where(*_conditions(criteria))
         .order_by(Incident.reported_at.desc(), Incident.id.desc())
         .offset(offset)
@@ -130,7 +132,8 @@ class RankedDuration:
 
 def _seconds_between(session: AsyncSession, start: Any, end: Any) -> ColumnElement[float]:
     if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
+        # julianday() is a float of days: rounding to the millisecond removes its noise.
+        return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
     return func.date_part("epoch", end - start, type_=Float)
 
 
