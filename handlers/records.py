@@ -151,7 +151,7 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register /incidents, its page buttons, /stats and /export."""
     app.bot_data["commands"].add(
         CommandSpec("incidents", texts.CMD_INCIDENTS, HANDLERS, order=10),
-        CommandSpec("stats", texts.CMD_STATS, HANDLERS, order=12),
+        CommandSpec("stats", texts.CMD_STATS, HANDLERS, order=12, group=True),
         CommandSpec("export", texts.CMD_EXPORT, EXPORTERS, order=13),
     )
     app.add_handler(CommandHandler("incidents", list_command))
