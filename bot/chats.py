@@ -97,15 +97,13 @@ async def follow_migration(
 ) -> Chat | None:
     """A group became a supergroup: move its binding and unsent messages to the new id."""
     old = await q.get_chat(session=session, chat_id=old_chat_id)
-    new = await q.get_chat(session=session, chat_id=new_chat_id)
-    if new is None:
-        new = Chat(
-            id=new_chat_id,
-            title=old.title if old else "",
-            type="supergroup",
-            created_at=now,
-        )
-        session.add(new)
+    new = await q.upsert_chat(
+        session=session,
+        chat_id=new_chat_id,
+        title=old.title if old else "",
+        chat_type="supergroup",
+        now=now,
+    )
     if old is not None:
         purpose = old.purpose
         old.purpose = None

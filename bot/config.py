@@ -455,6 +455,34 @@ class RecordsPolicy(_Section):
         return parse_hhmm(self.summary_time)
 
 
+WarningLevelName = Literal["blue", "yellow", "orange", "red"]
+_SEVERE_LEVELS: list[WarningLevelName] = ["orange", "red"]
+
+
+class WarningPolicy(_Section):
+    """Early warnings: which levels are announced again while in force, and when."""
+
+    repeat_levels: list[WarningLevelName] = Field(default_factory=lambda: _SEVERE_LEVELS.copy())
+    repeat_cron: str = "0 9 * * *"
+    repeat_min_gap_minutes: float = Field(default=60, ge=0)
+    status_every_seconds: float = Field(default=3, gt=0)
+
+    @field_validator("repeat_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        from bot.cron import trigger
+
+        try:
+            trigger(value, ZoneInfo("UTC"))
+        except ValueError as exc:
+            raise ValueError(
+                f"not a cron expression (minute hour day month weekday): {exc}"
+            ) from exc
+        return value
+
+
 class Policy(_Section):
     """The office's policy: everything an admin may tune without touching code."""
 
@@ -475,6 +503,7 @@ class Policy(_Section):
     updates: UpdatePolicy = Field(default_factory=UpdatePolicy)
     situation_report: SituationReportPolicy = Field(default_factory=SituationReportPolicy)
     records: RecordsPolicy = Field(default_factory=RecordsPolicy)
+    warnings: WarningPolicy = Field(default_factory=WarningPolicy)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("timezone")

@@ -68,6 +68,36 @@ def _mark(session: AsyncSession) -> None:
     session.info[SESSION_FLAG] = True
 
 
+async def _enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    now: datetime,
+    ref: str | None,
+    priority: int,
+    **extra: Any,
+) -> OutboxMessage:
+    """Write one outbox row in the caller's transaction and wake the dispatcher on commit."""
+    _mark(session)
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=chat_id,
+        method=method,
+        payload=payload,
+        ref=ref,
+        priority=priority,
+        **extra,
+    )
+
+
+def _html_or_none(text: str | None) -> str | None:
+    return as_html(text) if text is not None else None
+
+
 async def enqueue_message(
     *,
     session: AsyncSession,
@@ -80,14 +110,12 @@ async def enqueue_message(
     batch_id: int | None = None,
 ) -> OutboxMessage:
     """Queue a text message (Telegram HTML)."""
-    _mark(session)
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_MESSAGE,
         payload={"text": as_html(text), "reply_markup": keyboard_to_dict(keyboard)},
+        now=now,
         ref=ref,
         priority=priority,
         batch_id=batch_id,
@@ -103,8 +131,9 @@ def message_row(
     ref: str | None = None,
     priority: int = BULK,
     batch_id: int | None = None,
+    status: str = q.PENDING,
 ) -> dict[str, Any]:
-    """One row for `enqueue_many`, as plain values."""
+    """One row for `enqueue_many`, as plain values (a final `status` records it unsent)."""
     return {
         "created_at": now,
         "not_before": now,
@@ -114,7 +143,7 @@ def message_row(
         "ref": ref,
         "priority": priority,
         "batch_id": batch_id,
-        "status": q.PENDING,
+        "status": status,
         "attempts": 0,
         "possible_duplicate": False,
     }
@@ -124,6 +153,58 @@ async def enqueue_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> 
     """Queue many messages in one statement (a broadcast), built with `message_row`."""
     _mark(session)
     await q.add_outbox_many(session=session, rows=rows)
+
+
+async def new_batch_id(*, session: AsyncSession) -> int:
+    """A fresh id to tie the rows of one broadcast together."""
+    return await q.next_batch_id(session=session)
+
+
+@dataclass(frozen=True)
+class BatchCounts:
+    """Where the rows of one broadcast stand."""
+
+    total: int
+    sent: int
+    blocked: int
+    failed: int
+    skipped: int
+    pending: int
+    duplicates: int
+
+    @property
+    def done(self) -> bool:
+        """Whether nothing is left to send."""
+        return self.pending == 0
+
+    @property
+    def finished(self) -> int:
+        """Rows with a final outcome."""
+        return self.total - self.pending
+
+
+async def batch_counts(*, session: AsyncSession, batch_id: int) -> BatchCounts:
+    """Delivered, blocked, failed and waiting rows of a broadcast, and possible duplicates."""
+    counts = await q.outbox_status_counts(session=session, batch_id=batch_id)
+    return BatchCounts(
+        total=sum(counts.values()),
+        sent=counts.get(q.SENT, 0),
+        blocked=counts.get(BLOCKED, 0),
+        failed=counts.get(FAILED, 0) + counts.get(UNREACHABLE, 0),
+        skipped=counts.get(SKIPPED, 0),
+        pending=counts.get(q.PENDING, 0) + counts.get(q.IN_FLIGHT, 0),
+        duplicates=await q.outbox_duplicate_count(session=session, batch_id=batch_id),
+    )
+
+
+async def skip_pending(*, session: AsyncSession, batch_id: int, reason: str) -> int:
+    """Withdraw a broadcast's rows not yet handed to the dispatcher."""
+    return await q.skip_pending_batch(session=session, batch_id=batch_id, reason=reason)
+
+
+async def batch_has_chat(*, session: AsyncSession, batch_id: int, chat_id: int) -> bool:
+    """Whether a broadcast already holds a message to a chat."""
+    return await q.batch_has_chat(session=session, batch_id=batch_id, chat_id=chat_id)
 
 
 async def enqueue_document(
@@ -138,18 +219,17 @@ async def enqueue_document(
     priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue a document upload with an optional HTML caption."""
-    _mark(session)
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    payload = {
+        "filename": filename,
+        "content_b64": base64.b64encode(content).decode("ascii"),
+        "caption": _html_or_none(caption),
+    }
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_DOCUMENT,
-        payload={
-            "filename": filename,
-            "content_b64": base64.b64encode(content).decode("ascii"),
-            "caption": as_html(caption) if caption is not None else None,
-        },
+        payload=payload,
+        now=now,
         ref=ref,
         priority=priority,
     )
@@ -167,21 +247,19 @@ async def enqueue_photo(
     priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue a photo, by an existing file id or by upload."""
-    _mark(session)
-    payload: dict[str, Any] = {"caption": as_html(caption) if caption is not None else None}
+    payload: dict[str, Any] = {"caption": _html_or_none(caption)}
     if file_id is not None:
         payload["file_id"] = file_id
     elif content is not None:
         payload["content_b64"] = base64.b64encode(content).decode("ascii")
     else:
         raise ValueError("a photo needs a file_id or content")
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_PHOTO,
         payload=payload,
+        now=now,
         ref=ref,
         priority=priority,
     )
@@ -197,14 +275,12 @@ async def enqueue_media_group(
     priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue an album of up to 10 photos or documents given by file id."""
-    _mark(session)
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_MEDIA_GROUP,
         payload={"items": items[:10]},
+        now=now,
         ref=ref,
         priority=priority,
     )
@@ -220,21 +296,15 @@ async def enqueue_edit(
     priority: int = URGENT,
 ) -> OutboxMessage:
     """Queue an in-place edit of a message the outbox sent (or will send)."""
-    _mark(session)
-    method = EDIT_TEXT if text is not None else EDIT_MARKUP
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=original.chat_id,
-        method=method,
-        payload={
-            "text": as_html(text) if text is not None else None,
-            "reply_markup": keyboard_to_dict(keyboard),
-        },
+        method=EDIT_TEXT if text is not None else EDIT_MARKUP,
+        payload={"text": _html_or_none(text), "reply_markup": keyboard_to_dict(keyboard)},
+        now=now,
         ref=original.ref,
-        edit_of=original.id,
         priority=priority,
+        edit_of=original.id,
     )
 
 
@@ -698,10 +768,18 @@ class Dispatcher:
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
+        final = [o for o in batch if o.status != q.PENDING]
         try:
             async with self.db.transaction() as session:
+                # One statement for all final outcomes: a broadcast finishes hundreds a second.
+                await q.finish_outbox_many(
+                    session=session,
+                    now=self.clock.now(),
+                    outcomes=[(o.row_id, o.status, o.message_id, o.error) for o in final],
+                )
                 for outcome in batch:
-                    await self._write(session, outcome)
+                    if outcome.status == q.PENDING:
+                        await self._write(session, outcome)
         except Exception:
             self._outcomes[:0] = batch
             raise
@@ -709,26 +787,15 @@ class Dispatcher:
             self.wake()
 
     async def _write(self, session: AsyncSession, outcome: _Outcome) -> None:
-        now = self.clock.now()
-        if outcome.status == q.PENDING:
-            await q.retry_outbox(
-                session=session,
-                outbox_id=outcome.row_id,
-                not_before=outcome.retry_at or now,
-                error=outcome.error or "",
-                count_attempt=outcome.count_attempt,
-                possible_duplicate=outcome.possible_duplicate,
-                chat_id=outcome.chat_id,
-            )
-        else:
-            await q.finish_outbox(
-                session=session,
-                outbox_id=outcome.row_id,
-                status=outcome.status,
-                now=now,
-                message_id=outcome.message_id,
-                error=outcome.error,
-            )
+        await q.retry_outbox(
+            session=session,
+            outbox_id=outcome.row_id,
+            not_before=outcome.retry_at or self.clock.now(),
+            error=outcome.error or "",
+            count_attempt=outcome.count_attempt,
+            possible_duplicate=outcome.possible_duplicate,
+            chat_id=outcome.chat_id,
+        )
 
 
 def chunk_rows(rows: Iterable[dict[str, Any]], size: int = 1000) -> Iterable[list[dict[str, Any]]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conversations, escalation, handling, patrols, stats
+from bot import conversations, early_warning, escalation, handling, patrols, stats
 from bot.context import AppContext
 
 
@@ -12,4 +12,5 @@ def register(ctx: AppContext) -> None:
     escalation.register(ctx)
     patrols.register(ctx)
     handling.register(ctx)
+    early_warning.register(ctx)
     stats.register(ctx)

@@ -19,10 +19,11 @@ from handlers import (
     patrol,
     records,
     report,
+    warning,
 )
 from handlers.flow import FlowRouter
 
-FEATURES = [access, chats, contacts, report, incident, handling, patrol, records]
+FEATURES = [access, chats, contacts, report, incident, handling, patrol, warning, records]
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -134,3 +134,8 @@ def truncate_text(text: str, limit: int) -> str:
         return text
     piece, _ = _cut_text(text, limit - 1)
     return piece + _ELLIPSIS
+
+
+def visible_len(html: str) -> int:
+    """How many characters Telegram counts in a piece of HTML (tags not, entities as one)."""
+    return sum(_visible_len(token) for token in _tokens(html))

@@ -29,7 +29,10 @@ def template_helpers() -> dict[str, Callable[..., Any]]:
         if path.stem in NOT_FEATURES:
             continue
         module = importlib.import_module(f"messages.{path.stem}")
-        helpers.update(getattr(module, "TEMPLATE_HELPERS", {}))
+        for name, function in getattr(module, "TEMPLATE_HELPERS", {}).items():
+            if name in helpers and helpers[name] is not function:
+                raise RuntimeError(f"template helper {name!r} is defined twice ({path.stem})")
+            helpers[name] = function
     return helpers
 
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Chat, Contact, Flag, Invite, User, UserRole
@@ -103,14 +105,15 @@ async def get_chat(*, session: AsyncSession, chat_id: int) -> Chat | None:
 async def upsert_chat(
     *, session: AsyncSession, chat_id: int, title: str, chat_type: str, now: datetime
 ) -> Chat:
-    """Record a group chat, or refresh its title and type."""
-    chat = await session.get(Chat, chat_id)
-    if chat is None:
-        chat = Chat(id=chat_id, title=title, type=chat_type, created_at=now)
-        session.add(chat)
-    else:
-        chat.title = title or chat.title
-        chat.type = chat_type or chat.type
+    """Record a group chat, or refresh its title and type (safe when two callers race)."""
+    values = {"id": chat_id, "title": title, "type": chat_type, "created_at": now}
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(Chat).values(**values).on_conflict_do_nothing())
+    chat = await session.get(Chat, chat_id, populate_existing=True)
+    assert chat is not None
+    chat.title = title or chat.title
+    chat.type = chat_type or chat.type
     await session.flush()
     return chat
 

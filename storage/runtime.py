@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation, OutboxMessage, Timer
+from storage.models import Conversation, Counter, OutboxMessage, Timer
 
 PENDING = "pending"
 IN_FLIGHT = "in_flight"
 SENT = "sent"
+SKIPPED = "skipped"
+BATCH_SERIES = "outbox_batch"
 
 
 def _skip_locked(session: AsyncSession) -> dict[str, Any]:
@@ -83,6 +85,25 @@ async def finish_outbox(
     await session.execute(
         update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
     )
+
+
+async def finish_outbox_many(
+    *, session: AsyncSession, now: datetime, outcomes: list[tuple[int, str, int | None, str | None]]
+) -> None:
+    """Record the final outcomes (id, status, message id, error) of many rows at once."""
+    sent = [
+        {"id": i, "status": status, "last_error": error, "sent_at": now, "message_id": message}
+        for i, status, message, error in outcomes
+        if status == SENT
+    ]
+    other = [
+        {"id": i, "status": status, "last_error": error}
+        for i, status, _message, error in outcomes
+        if status != SENT
+    ]
+    for rows in (sent, other):
+        if rows:
+            await session.execute(update(OutboxMessage), rows)
 
 
 async def retry_outbox(
@@ -186,6 +207,45 @@ async def outbox_duplicate_count(*, session: AsyncSession, batch_id: int) -> int
         )
         or 0
     )
+
+
+async def next_batch_id(*, session: AsyncSession) -> int:
+    """A batch id no other broadcast uses, taken under a row lock."""
+    counter = (
+        (
+            await session.execute(
+                select(Counter).where(Counter.name == BATCH_SERIES).with_for_update()
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if counter is None:
+        counter = Counter(name=BATCH_SERIES, value=0)
+        session.add(counter)
+    counter.value += 1
+    await session.flush()
+    return counter.value
+
+
+async def batch_has_chat(*, session: AsyncSession, batch_id: int, chat_id: int) -> bool:
+    """Whether a batch already holds a message to a chat."""
+    found = await session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.batch_id == batch_id, OutboxMessage.chat_id == chat_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def skip_pending_batch(*, session: AsyncSession, batch_id: int, reason: str) -> int:
+    """Drop a batch's rows that have not been handed to the dispatcher yet."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.batch_id == batch_id, OutboxMessage.status == PENDING)
+        .values(status=SKIPPED, last_error=reason)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def add_timer(

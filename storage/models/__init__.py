@@ -6,6 +6,7 @@ from storage.models.handling import ChecklistTick, SituationReport
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.patrols import DutyOverride, PatrolRound
 from storage.models.runtime import Conversation, OutboxMessage, Timer
+from storage.models.warnings import EarlyWarning, WarningBroadcast
 
 __all__ = [
     "Attachment",
@@ -17,6 +18,7 @@ __all__ = [
     "Conversation",
     "Counter",
     "DutyOverride",
+    "EarlyWarning",
     "Flag",
     "Incident",
     "Invite",
@@ -28,4 +30,5 @@ __all__ = [
     "Timer",
     "User",
     "UserRole",
+    "WarningBroadcast",
 ]
