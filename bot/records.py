@@ -25,7 +25,7 @@ PAGE_SIZE = 10
 TEXT_MAX_BYTES = 40
 CALLBACK_PREFIX = "rl"
 EXPORT_ROLES = (Role.TECH_CENTER, Role.LEADER)
-EXPORT_KINDS = ("incidents", "patrols")
+EXPORT_KINDS = ("incidents", "patrols", "warnings")
 # Three years: the plan budgets from the past three years' figures (§四(三)).
 EXPORT_MAX_DAYS = 3 * 366
 EXPORT_DEFAULT_DAYS = 30
@@ -477,12 +477,14 @@ async def export(
 ) -> Export:
     """A table of incidents or patrol rounds over some days, as CSV or .xlsx (audited)."""
     user = may_export(await access_q.get_user(session=session, user_id=user_id))
-    if request.kind not in EXPORT_KINDS:
-        raise Invalid("records.cannot_export", kind=request.kind)
     first, last = request.first, request.last
     patrols.check_range(first, last, max_days=EXPORT_MAX_DAYS)
     if request.kind == "incidents":
         header, rows = await incident_table(
+            session=session, ctx=ctx, first=first, last=last, language=language
+        )
+    elif request.kind == "warnings":
+        header, rows = await warning_table(
             session=session, ctx=ctx, first=first, last=last, language=language
         )
     else:
@@ -566,4 +568,63 @@ async def incident_table(
             ]
         )
     header = [r.label(language, column) for column in texts.INCIDENT_COLUMNS]
+    return header, rows
+
+
+async def warning_table(
+    *, session: AsyncSession, ctx: AppContext, first: date, last: date, language: str
+) -> tuple[list[str], list[list[spreadsheet.Cell]]]:
+    """Every early warning composed on the local days `first`..`last`: header and rows."""
+    from messages.common import role_label
+    from messages.warnings import warning_level_name
+
+    tz = ctx.policy.tz
+    since, until = local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
+    found = await q.warnings_created(session=session, since=since, until=until)
+    first_sends = {
+        b.warning_id: b.status_counts or {}
+        for b in await q.broadcasts_of_warnings_created(
+            session=session, since=since, until=until, kind="warning"
+        )
+    }
+    people = {
+        user_id
+        for warning in found
+        for user_id in (warning.sender_id, warning.approved_by, warning.lifted_by)
+        if user_id is not None
+    }
+    names = await q.names(session=session, user_ids=people)
+    r = ctx.renderer
+
+    def name(user_id: int | None) -> str:
+        return names.get(user_id, str(user_id)) if user_id is not None else ""
+
+    rows: list[list[spreadsheet.Cell]] = []
+    for warning in found:
+        counts = first_sends.get(warning.id, {})
+        audience = [role_label(language, str(role)) for role in warning.audience_roles or []]
+        rows.append(
+            [
+                warning.id,
+                warning_level_name(language, warning.level),
+                texts.warning_status_label(language, warning.status),
+                warning.title,
+                warning.what,
+                warning.defence,
+                warning.source_url or "",
+                "、".join(audience) or r.label(language, texts.EVERYONE),
+                name(warning.sender_id),
+                r.format_datetime(warning.created_at),
+                name(warning.approved_by),
+                r.format_datetime(warning.sent_at),
+                counts.get("sent"),
+                counts.get("blocked"),
+                counts.get("failed"),
+                warning.repeats,
+                r.format_datetime(warning.lifted_at),
+                name(warning.lifted_by),
+                warning.closing_note or "",
+            ]
+        )
+    header = [r.label(language, column) for column in texts.WARNING_COLUMNS]
     return header, rows

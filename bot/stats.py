@@ -152,6 +152,7 @@ async def compute(
         stats.patrols_due, stats.patrols_missed = await q.patrol_counts(
             session=session, first=period.first, last=period.last, now=ctx.now()
         )
+        stats.warnings_sent = await q.warnings_sent(session=session, since=since, until=until)
     return stats
 
 

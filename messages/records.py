@@ -10,7 +10,7 @@ from messages.i18n import N_, gettext_for, normalize_language
 
 CMD_INCIDENTS = N_("incidents: the open ones, or search the records")
 CMD_STATS = N_("statistics with a chart")
-CMD_EXPORT = N_("export incidents or patrols as CSV or Excel")
+CMD_EXPORT = N_("export incidents, patrols or warnings as CSV or Excel")
 
 OPEN_TITLE = N_("Open incidents")
 OPEN_TITLE_DRILLS = N_("Open drills")
@@ -27,6 +27,7 @@ NEXT = N_("Next ▶️")
 SHEET_TITLES = {
     "incidents": N_("Incidents"),
     "patrols": N_("Patrol log"),
+    "warnings": N_("Early warnings"),
 }
 INCIDENT_COLUMNS = (
     N_("Number"),
@@ -49,6 +50,35 @@ INCIDENT_COLUMNS = (
     N_("Minutes to resolve"),
     N_("Progress updates"),
 )
+
+WARNING_COLUMNS = (
+    N_("Number"),
+    N_("Level"),
+    N_("Status"),
+    N_("Warning title"),
+    N_("What is happening"),
+    N_("How to defend"),
+    N_("Source"),
+    N_("Audience"),
+    N_("Sent by"),
+    N_("Composed"),
+    N_("Approved by"),
+    N_("Sent"),
+    N_("Delivered"),
+    N_("Blocked the bot"),
+    N_("Failed"),
+    N_("Repeats"),
+    N_("Lifted"),
+    N_("Lifted by"),
+    N_("Closing note"),
+)
+WARNING_STATUSES = {
+    "pending_approval": N_("waiting for approval"),
+    "active": N_("in force"),
+    "rejected": N_("rejected"),
+    "lifted": N_("lifted"),
+}
+EVERYONE = N_("everyone")
 
 CHART_TITLE = N_("Incidents %(period)s (drills left out)")
 CHART_TITLE_DRILLS = N_("Drills %(period)s")
@@ -79,10 +109,9 @@ ERRORS = {
     ),
     "records.usage_export": N_(
         "Usage: /export incidents 2026-11-01 2026-11-30, or /export patrols 2026-11 for a month, "
-        "or /export incidents 2026 for a year; add xlsx for an Excel file. Without dates: the "
+        "or /export warnings 2026 for a year; add xlsx for an Excel file. Without dates: the "
         "last 30 days."
     ),
-    "records.cannot_export": N_("I cannot export %(kind)s yet."),
 }
 
 
@@ -120,6 +149,12 @@ def duration_text(language: str, seconds: float | None) -> str:
 def status_filter_label(language: str, status: str) -> str:
     """'open', 'closed' or 'open and closed'."""
     return gettext_for(language, STATUS_FILTERS.get(status, status))
+
+
+def warning_status_label(language: str, status: str) -> str:
+    """Where a warning stands, in a language."""
+    message = WARNING_STATUSES.get(status)
+    return gettext_for(language, message) if message else status
 
 
 TEMPLATE_HELPERS = {

@@ -11,7 +11,14 @@ from sqlalchemy import ColumnElement, Float, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
-from storage.models import Incident, PatrolRound, TimelineEntry, User
+from storage.models import (
+    EarlyWarning,
+    Incident,
+    PatrolRound,
+    TimelineEntry,
+    User,
+    WarningBroadcast,
+)
 
 UPDATE_KIND = "update"
 LIKE_ESCAPE = "\\"
@@ -212,6 +219,41 @@ async def patrol_counts(
     ).where(PatrolRound.day >= first, PatrolRound.day <= last, PatrolRound.due_at <= now)
     due, missed = (await session.execute(query)).one()
     return int(due), int(missed)
+
+
+async def warnings_sent(*, session: AsyncSession, since: datetime, until: datetime) -> int:
+    """How many early warnings went out in a period (repeats and lifts not counted)."""
+    query = select(func.count()).where(EarlyWarning.sent_at >= since, EarlyWarning.sent_at < until)
+    return int(await session.scalar(query) or 0)
+
+
+async def warnings_created(
+    *, session: AsyncSession, since: datetime, until: datetime
+) -> Sequence[EarlyWarning]:
+    """Every warning composed in a period (sent, waiting, rejected or lifted), oldest first."""
+    query = (
+        select(EarlyWarning)
+        .where(EarlyWarning.created_at >= since, EarlyWarning.created_at < until)
+        .order_by(EarlyWarning.created_at, EarlyWarning.id)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def broadcasts_of_warnings_created(
+    *, session: AsyncSession, since: datetime, until: datetime, kind: str
+) -> Sequence[WarningBroadcast]:
+    """The broadcasts of one kind of the warnings composed in a period."""
+    query = (
+        select(WarningBroadcast)
+        .join(EarlyWarning, EarlyWarning.id == WarningBroadcast.warning_id)
+        .where(
+            WarningBroadcast.kind == kind,
+            EarlyWarning.created_at >= since,
+            EarlyWarning.created_at < until,
+        )
+        .order_by(WarningBroadcast.id)
+    )
+    return (await session.execute(query)).scalars().all()
 
 
 async def incidents_reported(

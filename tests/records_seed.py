@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import incidents as incident_q
 from storage import patrols as patrol_q
+from storage import warnings as warning_q
 from storage.models import Incident, TimelineEntry
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -226,6 +227,85 @@ async def seed_rounds(session: AsyncSession, *, year: int, seed: int = 7) -> lis
                     missed_at=due + timedelta(minutes=30) if missed else None,
                 )
                 made.append(SeededRound(day=day, due_at=due, missed=missed))
+    return made
+
+
+@dataclass
+class SeededWarning:
+    """One seeded early warning."""
+
+    id: int
+    title: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    delivered: int | None
+
+
+async def seed_warnings(
+    session: AsyncSession, *, year: int, sender_id: int, approver_id: int
+) -> list[SeededWarning]:
+    """Six warnings of a year: sent and in force, sent and lifted, rejected, waiting."""
+    made: list[SeededWarning] = []
+    plans = (
+        (1, "yellow", "active", "勒索病毒预警"),
+        (3, "red", "lifted", '=HYPERLINK("http://x")'),
+        (5, "orange", "active", "门户网站漏洞"),
+        (8, "blue", "rejected", "钓鱼邮件"),
+        (11, "red", "pending_approval", "DDoS 攻击"),
+        (12, "yellow", "lifted", "Weak passwords"),
+    )
+    for batch, (month, level, status, title) in enumerate(plans, start=1):
+        created = local(year, month, 10, 9)
+        sent = created + timedelta(minutes=20) if status in ("active", "lifted") else None
+        warning = await warning_q.add_warning(
+            session=session,
+            level=level,
+            title=title,
+            what="发现针对政务网站的攻击",
+            defence="及时更新补丁",
+            source_url="https://www.cert.org.cn/" if batch % 2 else None,
+            audience_roles=["tech_center"] if batch == 3 else [],
+            sender_id=sender_id,
+            sender_role="tech_center",
+            status=status,
+            created_at=created,
+            approved_by=approver_id if level == "red" and status != "pending_approval" else None,
+            decided_at=sent,
+            sent_at=sent,
+            batch_id=batch if sent else None,
+            lifted_at=sent + timedelta(days=2) if status == "lifted" and sent else None,
+            lifted_by=sender_id if status == "lifted" else None,
+            closing_note="已修复" if status == "lifted" else None,
+            repeats=batch % 3,
+        )
+        delivered = None
+        if sent is not None:
+            delivered = 10 * batch
+            await warning_q.add_broadcast(
+                session=session,
+                warning_id=warning.id,
+                kind="warning",
+                batch_id=batch,
+                created_at=sent,
+                status_counts={
+                    "sent": delivered,
+                    "blocked": 1,
+                    "failed": 0,
+                    "total": delivered + 1,
+                },
+                finished_at=sent + timedelta(minutes=1),
+            )
+        made.append(
+            SeededWarning(
+                id=warning.id,
+                title=title,
+                status=status,
+                created_at=created,
+                sent_at=sent,
+                delivered=delivered,
+            )
+        )
     return made
 
 

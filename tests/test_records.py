@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import warnings
@@ -35,10 +36,12 @@ from tests.records_seed import (
     TZ,
     Seeded,
     SeededRound,
+    SeededWarning,
     bulk_incidents,
     local,
     percentile,
     seed_rounds,
+    seed_warnings,
     seed_year,
 )
 
@@ -85,6 +88,13 @@ async def seeded(ctx: AppContext) -> list[Seeded]:
     """A year of incidents (2025)."""
     async with ctx.db.transaction() as session:
         return await seed_year(session, year=YEAR, reporter_id=STAFF, handler_id=TECH)
+
+
+@pytest.fixture
+async def sent_warnings(ctx: AppContext) -> list[SeededWarning]:
+    """The early warnings of 2025."""
+    async with ctx.db.transaction() as session:
+        return await seed_warnings(session, year=YEAR, sender_id=TECH, approver_id=LEADER)
 
 
 @pytest.fixture
@@ -276,7 +286,10 @@ async def test_search_is_refused_to_staff(ctx: AppContext) -> None:
 
 
 async def test_statistics_match_figures_computed_here(
-    ctx: AppContext, seeded: list[Seeded], rounds: list[SeededRound]
+    ctx: AppContext,
+    seeded: list[Seeded],
+    rounds: list[SeededRound],
+    sent_warnings: list[SeededWarning],
 ) -> None:
     """R13: counts per level, category and month, and both percentiles, as computed here."""
     async with ctx.db.transaction() as session:
@@ -307,6 +320,7 @@ async def test_statistics_match_figures_computed_here(
             assert measured[key].p90 == pytest.approx(percentile(values, 0.9), abs=1e-3)
     assert figures.patrols_due == len(rounds)
     assert figures.patrols_missed == sum(r.missed for r in rounds) > 0
+    assert figures.warnings_sent == len([w for w in sent_warnings if w.sent_at]) == 4
 
 
 async def test_month_buckets_follow_the_office_calendar(
@@ -369,8 +383,9 @@ async def test_stats_and_a_filtered_page_take_a_fixed_number_of_queries(ctx: App
     assert total == 10_000
     large = await _queries(ctx)
     assert small == large
-    # The viewer and their roles, then: counts, two percentile ranks, patrols; count and page.
-    assert large == {"stats": 6, "search": 4}
+    # The viewer and their roles, then: counts, two percentile ranks, patrols, warnings;
+    # for the page: count and page.
+    assert large == {"stats": 7, "search": 4}
 
 
 # ----------------------------------------------------------------------------- the chart
@@ -457,6 +472,36 @@ async def test_export_rows_neutralise_formulas_and_keep_chinese(
     assert formula[9] == "=cmd|' /C calc'!A0"
     cells = [c for row in sheet.iter_rows() for c in row if str(c.value).startswith("=")]
     assert cells and all(c.data_type == "s" for c in cells)
+
+
+async def test_export_of_warnings_lists_every_warning_composed(
+    ctx: AppContext, sent_warnings: list[SeededWarning]
+) -> None:
+    """R9 R13: the warnings table has each warning of the period with status and deliveries."""
+    request = records.parse_export(["预警", "2025"], today=TODAY)
+    async with ctx.db.transaction() as session:
+        made = await records.export(
+            session=session, ctx=ctx, user_id=LEADER, request=request, language="en"
+        )
+    rows = list(csv.reader(io.StringIO(made.content.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert made.filename == "warnings-2025-01-01-2025-12-31.csv"
+    assert [int(row[0]) for row in body] == [w.id for w in sent_warnings]
+    column = {name: index for index, name in enumerate(header)}
+    assert [row[column["Status"]] for row in body] == [
+        "in force",
+        "lifted",
+        "in force",
+        "rejected",
+        "waiting for approval",
+        "lifted",
+    ]
+    assert body[1][column["Warning title"]] == '\'=HYPERLINK("http://x")'
+    assert [row[column["Delivered"]] for row in body] == [
+        str(w.delivered) if w.delivered is not None else "" for w in sent_warnings
+    ]
+    assert body[2][column["Audience"]] == "tech center"
+    assert body[0][column["Audience"]] == "everyone"
 
 
 @pytest.mark.parametrize(

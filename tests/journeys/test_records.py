@@ -28,6 +28,7 @@ from tests.records_seed import (
     minutes_text,
     percentile,
     seed_rounds,
+    seed_warnings,
     seed_year,
 )
 
@@ -47,13 +48,16 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 async def seeded_office(stage: Stage) -> tuple[Office, list[Seeded], list[SeededRound]]:
-    """An office through chat, and last year's incidents and patrols through the storage layer."""
+    """An office through chat; last year's incidents, patrols and warnings through storage."""
     office = await open_office(stage)
     async with office.bot.ctx.db.transaction() as session:
         seeded = await seed_year(
             session, year=YEAR, reporter_id=office.staff.id, handler_id=office.tech.id
         )
         rounds = await seed_rounds(session, year=YEAR)
+        await seed_warnings(
+            session, year=YEAR, sender_id=office.tech.id, approver_id=office.leader.id
+        )
     return office, seeded, rounds
 
 
@@ -209,6 +213,12 @@ async def test_export_csv_round_trips_with_chinese_text_and_xlsx_too(stage: Stag
     assert len(patrol_rows) == len([r for r in rounds if r.day.month == 3]) == 4
     assert {row[2] for row in patrol_rows} == {"日常巡查"}
 
+    await office.leader.send(f"/export warnings {YEAR}")
+    warned = await office.leader.wait_for(lambda m: m.document is not None)
+    assert warned.document is not None
+    warning_rows = list(csv.reader(io.StringIO(warned.document.data.decode("utf-8-sig"))))
+    assert len(warning_rows) == 1 + 6 and warning_rows[1][3] == "勒索病毒预警"
+
     async with office.bot.ctx.db.transaction() as session:
         audit = await access_q.audit_entries(session=session, action="records.exported")
     assert sorted(a.target for a in audit) == sorted(
@@ -216,6 +226,7 @@ async def test_export_csv_round_trips_with_chinese_text_and_xlsx_too(stage: Stag
             f"incidents:{YEAR}-01-01:{YEAR}-12-31",
             f"incidents:{YEAR}-01-01:{YEAR}-12-31",
             f"patrols:{YEAR}-03-01:{YEAR}-03-31",
+            f"warnings:{YEAR}-01-01:{YEAR}-12-31",
         ]
     )
 
@@ -254,6 +265,7 @@ def expected_stats_lines(items: list[Seeded], rounds: list[SeededRound]) -> list
             )
     missed = sum(r.missed for r in rounds)
     lines.append(f"Patrols: {len(rounds)} rounds due, {missed} missed.")
+    lines.append("Early warnings sent: 4.")
     return lines
 
 
