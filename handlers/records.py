@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import InputFile, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot import records, stats
@@ -129,6 +129,10 @@ async def export_command(update: Update, context: BotContext) -> None:
     language = context.reply_language(update)
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
+    if chat.type != ChatType.PRIVATE:
+        # A file of names and details must not land in a group everyone reads.
+        await reply(update, error_text(language, "records.private_only"))
+        return
     try:
         request = records.parse_export(command_args(update), today=_today(context))
         async with ctx.db.transaction() as session:

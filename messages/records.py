@@ -96,6 +96,7 @@ ERRORS = {
         "group."
     ),
     "records.export_roles": N_("Sorry, exports are for the tech center and the leadership group."),
+    "records.private_only": N_("Please ask for exports in a private chat with me."),
     "records.bad_word": N_("I do not understand “%(word)s”."),
     "records.twice": N_("“%(word)s”: give one of each kind of word only."),
     "records.text_too_long": N_(

@@ -173,6 +173,8 @@ async def test_export_csv_round_trips_with_chinese_text_and_xlsx_too(stage: Stag
     await office.duty.wait_for("exports are for the tech center")
     await office.tech.send("/export")
     await office.tech.wait_for("Usage: /export incidents")
+    await office.tech_center.send(office.tech, f"/export incidents {YEAR}")
+    await office.tech_center.wait_for("请在与我的私聊中导出记录")
 
     await office.tech.send(f"/export incidents {YEAR}")
     sent = await office.tech.wait_for(lambda m: m.document is not None)
@@ -221,6 +223,7 @@ async def test_export_csv_round_trips_with_chinese_text_and_xlsx_too(stage: Stag
 
     async with office.bot.ctx.db.transaction() as session:
         audit = await access_q.audit_entries(session=session, action="records.exported")
+    assert not [m for m in office.tech_center.messages() if m.document is not None]
     assert sorted(a.target for a in audit) == sorted(
         [
             f"incidents:{YEAR}-01-01:{YEAR}-12-31",
