@@ -16,6 +16,9 @@ from bot.incidents import OPEN, Category, Status
 from bot.permissions import has_any_role, is_handler
 from bot.roles import Level, Role
 from messages import records as texts
+from messages.common import NO, YES, level_label, role_label
+from messages.incidents import category_label, incident_status_label
+from messages.warnings import warning_level_name
 from storage import access as access_q
 from storage import records as q
 from storage.models import Incident, User
@@ -37,6 +40,10 @@ class Period:
 
     year: int
     month: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.year <= 9998 or (self.month is not None and not 1 <= self.month <= 12):
+            raise ValueError(f"no such period: {self.year}-{self.month}")
 
     @property
     def first(self) -> date:
@@ -77,10 +84,7 @@ class Period:
         """The period a button carries ('2026' or '202611')."""
         if not re.fullmatch(r"\d{4}(\d{2})?", code):
             raise ValueError(code)
-        month = int(code[4:]) if len(code) == 6 else None
-        if month is not None and not 1 <= month <= 12:
-            raise ValueError(code)
-        return cls(int(code[:4]), month)
+        return cls(int(code[:4]), int(code[4:]) if len(code) == 6 else None)
 
     def previous_month(self) -> Period:
         """The month before a month."""
@@ -170,36 +174,34 @@ class IncidentFilter:
         )
 
 
-@dataclass
-class _Scan:
-    status: str | None = None
-    level: str | None = None
-    category: str | None = None
-    period: Period | None = None
-    drills: bool = False
-    text: str | None = None
-
-
 def _most_recent(month: int, today: date) -> Period:
     """A month named without a year: this year's, or last year's when it is still to come."""
     return Period(today.year if month <= today.month else today.year - 1, month)
 
 
-def parse_words(text: str, *, today: date, allowed: frozenset[str]) -> _Scan:
+def period_of(match: re.Match[str], today: date) -> Period:
+    """The period a PERIOD match names; Invalid when there is no such month."""
+    try:
+        if match.group("only_month"):
+            return _most_recent(int(match.group("only_month")), today)
+        month = match.group("month")
+        return Period(int(match.group("year")), int(month) if month else None)
+    except ValueError:
+        raise Invalid("records.bad_period", word=match.group(0).strip()) from None
+
+
+def parse_words(text: str, *, today: date, allowed: frozenset[str]) -> IncidentFilter:
     """Read the words of a filter; spaces between Chinese words may be left out."""
-    found = _Scan()
-    given: set[str] = set()
+    found: dict[str, object] = {}
 
     def put(field: str, value: object, shown: str) -> None:
         if field not in allowed:
             raise Invalid("records.bad_word", word=shown)
-        if field in given and field != "drills":
+        if field in found and field != "drills":
             raise Invalid("records.twice", word=shown)
-        given.add(field)
-        setattr(found, field, value)
+        found[field] = value
 
     position, length = 0, len(text)
-    lowered = text.casefold()
     while position < length:
         char = text[position]
         if char in SEPARATORS:
@@ -219,19 +221,10 @@ def parse_words(text: str, *, today: date, allowed: frozenset[str]) -> _Scan:
             continue
         match = PERIOD.match(text, position)
         if match:
-            try:
-                if match.group("only_month"):
-                    period = _most_recent(int(match.group("only_month")), today)
-                else:
-                    month = match.group("month")
-                    period = Period(int(match.group("year")), int(month) if month else None)
-                period.first  # noqa: B018 - checks the month is a real one
-            except ValueError:
-                raise Invalid("records.bad_period", word=match.group(0).strip()) from None
-            put("period", period, match.group(0).strip())
+            put("period", period_of(match, today), match.group(0).strip())
             position = match.end()
             continue
-        word = _longest_word(lowered, position)
+        word = _longest_word(text, position)
         if word is None:
             end = position
             while end < length and text[end] not in SEPARATORS and text[end] not in QUOTES:
@@ -240,17 +233,17 @@ def parse_words(text: str, *, today: date, allowed: frozenset[str]) -> _Scan:
         field, value = WORDS[word]
         put(field, True if field == "drills" else value, text[position : position + len(word)])
         position += len(word)
-    return found
+    return IncidentFilter(**found)  # type: ignore[arg-type]
 
 
-def _longest_word(lowered: str, position: int) -> str | None:
+def _longest_word(text: str, position: int) -> str | None:
     best: str | None = None
     for word in WORDS:
-        if not lowered.startswith(word, position) or (best and len(best) >= len(word)):
-            continue
         after = position + len(word)
+        if text[position:after].casefold() != word or (best and len(best) >= len(word)):
+            continue
         # A Latin word must end where the typed word ends ("all" is not "allow").
-        if word.isascii() and after < len(lowered) and LATIN.match(lowered[after]):
+        if word.isascii() and after < len(text) and LATIN.match(text[after].casefold()):
             continue
         best = word
     return best
@@ -261,15 +254,7 @@ FILTER_FIELDS = frozenset({"status", "level", "category", "period", "drills", "t
 
 def parse_filter(text: str, *, today: date) -> IncidentFilter:
     """The filter typed after /incidents, e.g. `closed large intrusion 2026-11 drill "portal"`."""
-    found = parse_words(text, today=today, allowed=FILTER_FIELDS)
-    return IncidentFilter(
-        status=found.status,
-        level=found.level,
-        category=found.category,
-        period=found.period,
-        drills=found.drills,
-        text=found.text,
-    )
+    return parse_words(text, today=today, allowed=FILTER_FIELDS)
 
 
 _STATUS_CODES = {STATUS_OPEN: "o", STATUS_CLOSED: "c", STATUS_ALL: "a"}
@@ -445,18 +430,7 @@ def parse_export(words: list[str], *, today: date) -> ExportRequest:
 
 def _whole_period(word: str, today: date) -> Period | None:
     match = PERIOD.fullmatch(word.strip())
-    if match is None:
-        return None
-    try:
-        if match.group("only_month"):
-            period = _most_recent(int(match.group("only_month")), today)
-        else:
-            month = match.group("month")
-            period = Period(int(match.group("year")), int(month) if month else None)
-        period.first  # noqa: B018 - checks the month is a real one
-    except ValueError:
-        raise Invalid("records.bad_period", word=word) from None
-    return period
+    return period_of(match, today) if match is not None else None
 
 
 def may_export(user: User | None) -> User:
@@ -516,8 +490,6 @@ async def incident_table(
     *, session: AsyncSession, ctx: AppContext, first: date, last: date, language: str
 ) -> tuple[list[str], list[list[spreadsheet.Cell]]]:
     """Every incident reported on the local days `first`..`last` (drills marked): header, rows."""
-    from messages.common import NO, YES, level_label
-    from messages.incidents import category_label, incident_status_label
 
     tz = ctx.policy.tz
     since, until = local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)
@@ -575,8 +547,6 @@ async def warning_table(
     *, session: AsyncSession, ctx: AppContext, first: date, last: date, language: str
 ) -> tuple[list[str], list[list[spreadsheet.Cell]]]:
     """Every early warning composed on the local days `first`..`last`: header and rows."""
-    from messages.common import role_label
-    from messages.warnings import warning_level_name
 
     tz = ctx.policy.tz
     since, until = local_midnight(first, tz), local_midnight(last + timedelta(days=1), tz)

@@ -18,6 +18,8 @@ from bot.patrol_times import is_working_day
 from bot.records import Period, may_read_records, parse_words
 from bot.roles import ChatPurpose, Level
 from messages import records as texts
+from messages.common import level_label
+from messages.incidents import category_label
 from storage import access as access_q
 from storage import patrols as patrols_q
 from storage import records as q
@@ -180,9 +182,6 @@ async def statistics(
 
 def chart(stats: Statistics, language: str) -> charts.Chart:
     """The chart of some statistics, labelled in a language."""
-    from messages.common import level_label
-    from messages.incidents import category_label
-
     period = texts.period_label(language, stats.period.year, stats.period.month)
     title = texts.CHART_TITLE_DRILLS if stats.drills else texts.CHART_TITLE
     levels = stats.by_level()

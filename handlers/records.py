@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from telegram import InputFile, Update
@@ -22,7 +23,7 @@ EXPORTERS = roles(*records.EXPORT_ROLES)
 HELP_WORDS = {"help", "?", "？", "帮助"}
 
 
-def _today(context: BotContext) -> Any:
+def _today(context: BotContext) -> date:
     ctx = context.app_ctx
     return ctx.now().astimezone(ctx.policy.tz).date()
 
