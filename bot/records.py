@@ -100,7 +100,6 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 # ------------------------------------------------------------------ the filter and its words
 
 STATUS_OPEN, STATUS_CLOSED, STATUS_ALL = "open", "closed", "all"
-STATUSES = (STATUS_OPEN, STATUS_CLOSED, STATUS_ALL)
 
 # The words /incidents and /stats understand, in English and Chinese (case does not matter).
 WORDS: dict[str, tuple[str, str]] = {}

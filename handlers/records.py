@@ -52,10 +52,10 @@ async def list_command(update: Update, context: BotContext) -> None:
     assert user is not None
     typed = command_text(update)
     try:
+        # Who may not search hears that first, not how to search.
+        async with ctx.db.transaction() as session:
+            await records.check_reader(session=session, user_id=user.id)
         if typed.strip().casefold() in HELP_WORDS:
-            # The syntax is only for those who may search.
-            async with ctx.db.transaction() as session:
-                await records.check_reader(session=session, user_id=user.id)
             await reply(update, ctx.renderer.render(language, "records/usage", error=None))
             return
         search = records.parse_filter(typed, today=_today(context))
@@ -107,6 +107,8 @@ async def stats_command(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     try:
+        async with ctx.db.transaction() as session:
+            await records.check_reader(session=session, user_id=user.id)
         period, drills = stats.parse_period(command_text(update), today=_today(context))
         async with ctx.db.transaction() as session:
             figures = await stats.statistics(

@@ -278,6 +278,10 @@ async def test_stats_match_independent_figures_and_the_chart_arrives_as_png(stag
     office, seeded, rounds = await seeded_office(stage)
     await office.staff.send("/stats")
     await office.staff.wait_for("records are for duty officers")
+    await office.staff.send("/stats nonsense")
+    await office.staff.wait_for("records are for duty officers")
+    await office.staff.send("/incidents help")
+    await office.staff.wait_for("records are for duty officers")
     await office.duty.send("/stats yesterday")
     await office.duty.wait_for("I do not understand “yesterday”. Usage: /stats")
 
