@@ -32,6 +32,7 @@ from storage import access as access_q
 from storage import records as records_q
 from storage.db import Database
 from storage.models import Flag, OutboxMessage, Timer
+from tests.office import ADMIN, DUTY, LEADER, STAFF, TECH, service_office
 from tests.records_seed import (
     TZ,
     Seeded,
@@ -48,33 +49,11 @@ from tests.records_seed import (
 YEAR = 2025
 NOW = local(2026, 2, 10, 10)
 TODAY = date(2026, 2, 10)
-ADMIN, LEADER, TECH, DUTY, STAFF = 1, 2, 3, 4, 5
 LEADERSHIP_CHAT = -200
 
 
 async def _office(db: Database, policy: Policy | None = None, now: datetime = NOW) -> AppContext:
-    context = build_context(
-        Settings(telegram_bot_token="1:x"), policy or Policy(), clock=ManualClock(now), db=db
-    )
-    async with db.transaction() as session:
-        for user_id, name, role in (
-            (ADMIN, "Admin", "admin"),
-            (LEADER, "Leader Zhao", "leader"),
-            (TECH, "Tech Sun", "tech_center"),
-            (DUTY, "Duty Wu", "duty"),
-            (STAFF, "Staff Zheng", "staff"),
-        ):
-            user = await access_q.add_user(
-                session=session,
-                user_id=user_id,
-                name=name,
-                username=None,
-                language="zh_CN",
-                status="active",
-                now=now,
-            )
-            await access_q.set_roles(session=session, user=user, roles=[role])
-    return context
+    return await service_office(db, now=now, policy=policy)
 
 
 @pytest.fixture
