@@ -9,7 +9,7 @@ XDIST ?= -n 2
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: test test-sqlite test-postgresql lint run sandbox browser messages bench clean
+.PHONY: test test-sqlite test-postgresql lint run sandbox browser fonts messages bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,14 +41,28 @@ browser:
 		chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null || \
 	echo "warning: installing Chromium failed: browser tests will be skipped"
 
-test-sqlite: $(STAMP) browser
+## fonts: a font with Chinese glyphs for the statistics charts, unless one is there
+fonts:
+	@command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list :lang=zh family)" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "warning: no Chinese font and no root to install one: charts get English labels"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "warning: no apt-get to install fonts-noto-cjk: charts get English labels"; exit 0; fi; \
+	echo "installing fonts-noto-cjk for the statistics charts"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		fonts-noto-cjk fontconfig >/dev/null || \
+	echo "warning: installing fonts-noto-cjk failed: charts get English labels"
+
+test-sqlite: $(STAMP) browser fonts
 	INCIDENT_BOT_TEST_DB=sqlite $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP) browser
+test-postgresql: $(STAMP) browser fonts
 	INCIDENT_BOT_TEST_DB=postgresql $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 ## run: the bot on Telegram when TELEGRAM_BOT_TOKEN is set (environment or .env), else the sandbox
-run: $(STAMP)
+run: $(STAMP) fonts
 	@if [ -n "$$TELEGRAM_BOT_TOKEN" ] || grep -Eqs '^[[:space:]]*TELEGRAM_BOT_TOKEN[[:space:]]*=[[:space:]]*[^[:space:]]' .env; then \
 		exec $(BIN)/incident-bot run; \
 	else \
@@ -57,7 +71,7 @@ run: $(STAMP)
 	fi
 
 ## sandbox: the bot, a ready office and a web chat on http://127.0.0.1:8080 (no Telegram)
-sandbox: $(STAMP)
+sandbox: $(STAMP) fonts
 	$(BIN)/incident-bot sandbox $(SANDBOX_ARGS)
 
 ## messages: refresh the catalogs after changing texts, then translate what is new

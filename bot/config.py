@@ -437,6 +437,24 @@ class PatrolPolicy(_Section):
         return next((kind for kind in self.kinds if kind.key == key), None)
 
 
+class RecordsPolicy(_Section):
+    """The monthly summary of the records to the leadership group (R13)."""
+
+    # Sent on the first working day of each month (as [patrols] defines working days).
+    monthly_summary: bool = True
+    summary_time: str = "09:00"
+
+    @field_validator("summary_time")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        return _hhmm(value)
+
+    @property
+    def time_of_day(self) -> time:
+        """The local time the summary is sent at."""
+        return parse_hhmm(self.summary_time)
+
+
 WarningLevelName = Literal["blue", "yellow", "orange", "red"]
 _SEVERE_LEVELS: list[WarningLevelName] = ["orange", "red"]
 
@@ -484,7 +502,7 @@ class Policy(_Section):
     playbooks: PlaybookPolicy = Field(default_factory=PlaybookPolicy)
     updates: UpdatePolicy = Field(default_factory=UpdatePolicy)
     situation_report: SituationReportPolicy = Field(default_factory=SituationReportPolicy)
-
+    records: RecordsPolicy = Field(default_factory=RecordsPolicy)
     warnings: WarningPolicy = Field(default_factory=WarningPolicy)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60)
 

@@ -68,6 +68,36 @@ def _mark(session: AsyncSession) -> None:
     session.info[SESSION_FLAG] = True
 
 
+async def _enqueue(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    method: str,
+    payload: dict[str, Any],
+    now: datetime,
+    ref: str | None,
+    priority: int,
+    **extra: Any,
+) -> OutboxMessage:
+    """Write one outbox row in the caller's transaction and wake the dispatcher on commit."""
+    _mark(session)
+    return await q.add_outbox(
+        session=session,
+        created_at=now,
+        not_before=now,
+        chat_id=chat_id,
+        method=method,
+        payload=payload,
+        ref=ref,
+        priority=priority,
+        **extra,
+    )
+
+
+def _html_or_none(text: str | None) -> str | None:
+    return as_html(text) if text is not None else None
+
+
 async def enqueue_message(
     *,
     session: AsyncSession,
@@ -80,14 +110,12 @@ async def enqueue_message(
     batch_id: int | None = None,
 ) -> OutboxMessage:
     """Queue a text message (Telegram HTML)."""
-    _mark(session)
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_MESSAGE,
         payload={"text": as_html(text), "reply_markup": keyboard_to_dict(keyboard)},
+        now=now,
         ref=ref,
         priority=priority,
         batch_id=batch_id,
@@ -191,18 +219,17 @@ async def enqueue_document(
     priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue a document upload with an optional HTML caption."""
-    _mark(session)
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    payload = {
+        "filename": filename,
+        "content_b64": base64.b64encode(content).decode("ascii"),
+        "caption": _html_or_none(caption),
+    }
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_DOCUMENT,
-        payload={
-            "filename": filename,
-            "content_b64": base64.b64encode(content).decode("ascii"),
-            "caption": as_html(caption) if caption is not None else None,
-        },
+        payload=payload,
+        now=now,
         ref=ref,
         priority=priority,
     )
@@ -220,21 +247,19 @@ async def enqueue_photo(
     priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue a photo, by an existing file id or by upload."""
-    _mark(session)
-    payload: dict[str, Any] = {"caption": as_html(caption) if caption is not None else None}
+    payload: dict[str, Any] = {"caption": _html_or_none(caption)}
     if file_id is not None:
         payload["file_id"] = file_id
     elif content is not None:
         payload["content_b64"] = base64.b64encode(content).decode("ascii")
     else:
         raise ValueError("a photo needs a file_id or content")
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_PHOTO,
         payload=payload,
+        now=now,
         ref=ref,
         priority=priority,
     )
@@ -250,14 +275,12 @@ async def enqueue_media_group(
     priority: int = NORMAL,
 ) -> OutboxMessage:
     """Queue an album of up to 10 photos or documents given by file id."""
-    _mark(session)
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=chat_id,
         method=SEND_MEDIA_GROUP,
         payload={"items": items[:10]},
+        now=now,
         ref=ref,
         priority=priority,
     )
@@ -273,21 +296,15 @@ async def enqueue_edit(
     priority: int = URGENT,
 ) -> OutboxMessage:
     """Queue an in-place edit of a message the outbox sent (or will send)."""
-    _mark(session)
-    method = EDIT_TEXT if text is not None else EDIT_MARKUP
-    return await q.add_outbox(
-        session=session,
-        created_at=now,
-        not_before=now,
+    return await _enqueue(
+        session,
         chat_id=original.chat_id,
-        method=method,
-        payload={
-            "text": as_html(text) if text is not None else None,
-            "reply_markup": keyboard_to_dict(keyboard),
-        },
+        method=EDIT_TEXT if text is not None else EDIT_MARKUP,
+        payload={"text": _html_or_none(text), "reply_markup": keyboard_to_dict(keyboard)},
+        now=now,
         ref=original.ref,
-        edit_of=original.id,
         priority=priority,
+        edit_of=original.id,
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -11,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit, chats, contacts, delivery, duty, incidents, roster, scheduler
+from bot import audit, chats, contacts, delivery, duty, incidents, roster, scheduler, spreadsheet
 from bot.context import AppContext
 from bot.errors import Invalid, NotAllowed, NotFound, Stale
 from bot.keyboards import Button, Keyboard
@@ -431,9 +429,51 @@ async def overview(*, session: AsyncSession, ctx: AppContext, user_id: int) -> O
     return Overview(today=todays, missed=missed, names=names, incidents=numbers, day=today)
 
 
-def _cell(value: str) -> str:
-    """A typed value made safe for spreadsheets (no formula can start a cell)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+async def log_table(
+    *, session: AsyncSession, ctx: AppContext, first: date, last: date, language: str
+) -> tuple[list[str], list[list[spreadsheet.Cell]]]:
+    """The patrol log of the days `first`..`last` (rounds due by now): header and rows."""
+    now = ctx.now()
+    rows = [
+        row
+        for row in await q.rounds_of_days(session=session, first=first, last=last)
+        if row.due_at <= now
+    ]
+    ids = {i for row in rows for i in (row.officer_id, row.answered_by) if i}
+    names = {u.id: u.name for u in await _names(session, sorted(ids))}
+    r = ctx.renderer
+    label = r.label
+    yes, no = label(language, common.YES), label(language, common.NO)
+    table: list[list[spreadsheet.Cell]] = []
+    for row in rows:
+        table.append(
+            [
+                row.id,
+                row.day.isoformat(),
+                row.name,
+                label(language, texts.IRREGULAR if row.irregular else texts.REGULAR),
+                r.format_datetime(row.due_at),
+                r.format_datetime(row.sent_at),
+                yes if row.late else no,
+                names.get(row.officer_id, "") if row.officer_id else "",
+                r.format_datetime(row.answered_at),
+                names.get(row.answered_by, "") if row.answered_by else "",
+                texts.answer_label(language, row.answer),
+                row.note or "",
+                r.format_datetime(row.missed_at),
+                r.format_datetime(row.escalated_at),
+                await _incident_number(session, row) or "",
+            ]
+        )
+    return [label(language, column) for column in texts.CSV_COLUMNS], table
+
+
+def check_range(first: date, last: date, *, max_days: int = EXPORT_MAX_DAYS) -> None:
+    """Refuse a period that ends before it starts or is too long to export."""
+    if first > last:
+        raise Invalid("patrols.bad_range")
+    if (last - first).days >= max_days:
+        raise Invalid("patrols.range_too_long", days=max_days)
 
 
 async def export_csv(
@@ -447,53 +487,19 @@ async def export_csv(
 ) -> tuple[str, bytes, int]:
     """The patrol log of the days `first`..`last` as CSV (UTF-8 with BOM); name, bytes, rows."""
     reader = await _require_log_reader(session, user_id)
-    if first > last:
-        raise Invalid("patrols.bad_range")
-    if (last - first).days >= EXPORT_MAX_DAYS:
-        raise Invalid("patrols.range_too_long", days=EXPORT_MAX_DAYS)
-    now = ctx.now()
-    rows = [
-        row
-        for row in await q.rounds_of_days(session=session, first=first, last=last)
-        if row.due_at <= now
-    ]
-    ids = {i for row in rows for i in (row.officer_id, row.answered_by) if i}
-    names = {u.id: u.name for u in await _names(session, sorted(ids))}
-    r = ctx.renderer
-    label = r.label
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([label(language, column) for column in texts.CSV_COLUMNS])
-    yes, no = label(language, common.YES), label(language, common.NO)
-    for row in rows:
-        writer.writerow(
-            [
-                row.id,
-                row.day.isoformat(),
-                _cell(row.name),
-                label(language, texts.IRREGULAR if row.irregular else texts.REGULAR),
-                r.format_datetime(row.due_at),
-                r.format_datetime(row.sent_at),
-                yes if row.late else no,
-                _cell(names.get(row.officer_id, "")) if row.officer_id else "",
-                r.format_datetime(row.answered_at),
-                _cell(names.get(row.answered_by, "")) if row.answered_by else "",
-                texts.answer_label(language, row.answer),
-                _cell(row.note or ""),
-                r.format_datetime(row.missed_at),
-                r.format_datetime(row.escalated_at),
-                await _incident_number(session, row) or "",
-            ]
-        )
+    check_range(first, last)
+    header, rows = await log_table(
+        session=session, ctx=ctx, first=first, last=last, language=language
+    )
     await audit.record(
         session=session,
-        now=now,
+        now=ctx.now(),
         actor_id=reader.id,
         action="patrols.exported",
         target=f"patrols:{first.isoformat()}:{last.isoformat()}",
         rows=len(rows),
     )
-    content = buffer.getvalue().encode("utf-8-sig")
+    content = spreadsheet.to_csv(header, rows)
     return f"patrols-{first.isoformat()}-{last.isoformat()}.csv", content, len(rows)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import conversations, early_warning, escalation, handling, patrols
+from bot import conversations, early_warning, escalation, handling, patrols, stats
 from bot.context import AppContext
 
 
@@ -13,3 +13,4 @@ def register(ctx: AppContext) -> None:
     patrols.register(ctx)
     handling.register(ctx)
     early_warning.register(ctx)
+    stats.register(ctx)

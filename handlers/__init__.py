@@ -17,12 +17,13 @@ from handlers import (
     handling,
     incident,
     patrol,
+    records,
     report,
     warning,
 )
 from handlers.flow import FlowRouter
 
-FEATURES = [access, chats, contacts, report, incident, handling, patrol, warning]
+FEATURES = [access, chats, contacts, report, incident, handling, patrol, warning, records]
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

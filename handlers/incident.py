@@ -1,4 +1,4 @@
-"""The incident card's buttons, /incidents, /incident and /special_period (R4, R5)."""
+"""The incident card's buttons, /incident and /special_period (R4, R5)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot import incidents, routing
 from bot.commands import CommandSpec, roles
 from bot.errors import ServiceError
-from bot.permissions import is_handler
 from bot.roles import Role
 from handlers.common import BotContext, answer, command_args, reply, reply_parts
 from messages import incidents as texts
@@ -105,26 +104,6 @@ async def _detail_parts(context: BotContext, session: Any, incident: Any) -> lis
     )
 
 
-async def list_command(update: Update, context: BotContext) -> None:
-    """/incidents: open incidents, for handlers and leaders."""
-    ctx = context.app_ctx
-    if not is_handler(context.viewer):
-        await reply(update, error_text(context.reply_language(update), "incidents.not_allowed"))
-        return
-    drills = "drill" in [a.lower() for a in command_args(update)]
-    async with ctx.db.transaction() as session:
-        found = list(await incident_q.open_incidents(session=session, drills=drills))
-    title = ctx.renderer.label(
-        context.reply_language(update), texts.OPEN_TITLE_DRILLS if drills else texts.OPEN_TITLE
-    )
-    await reply_parts(
-        update,
-        ctx.renderer.render_parts(
-            context.reply_language(update), "incidents/list", incidents=found, title=title
-        ),
-    )
-
-
 async def show_command(update: Update, context: BotContext) -> None:
     """/incident 2026-0001: one incident with its timeline."""
     ctx = context.app_ctx
@@ -178,13 +157,11 @@ async def special_period_command(update: Update, context: BotContext) -> None:
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the card buttons and the incident commands."""
     app.bot_data["commands"].add(
-        CommandSpec("incidents", texts.CMD_INCIDENTS, HANDLERS, order=10),
         CommandSpec("incident", texts.CMD_INCIDENT, HANDLERS, order=11),
         CommandSpec(
             "special_period", texts.CMD_SPECIAL_PERIOD, roles(Role.LEADER), order=30, group=True
         ),
     )
     app.add_handler(CallbackQueryHandler(card_button, pattern=r"^inc:(ack|take|info):"))
-    app.add_handler(CommandHandler("incidents", list_command))
     app.add_handler(CommandHandler("incident", show_command))
     app.add_handler(CommandHandler("special_period", special_period_command))

@@ -61,7 +61,6 @@ DETAILS_SENT_ALERT = N_("I sent you the details in a private chat.")
 START_PRIVATE_ALERT = N_("Please start a private chat with me first (send me /start).")
 DRILL_MARK = N_("【Drill】")
 
-CMD_INCIDENTS = N_("open incidents")
 CMD_INCIDENT = N_("one incident with its timeline")
 CMD_SPECIAL_PERIOD = N_("declare or end the special period")
 
@@ -117,6 +116,3 @@ TEMPLATE_HELPERS = {
     "source_kind_name": source_kind_label,
     "timeline_name": timeline_label,
 }
-
-OPEN_TITLE = N_("Open incidents")
-OPEN_TITLE_DRILLS = N_("Open drills")

@@ -16,10 +16,9 @@ from docx import Document
 from sqlalchemy import select
 
 from bot import chats, closing, handling, incidents, playbooks, progress
-from bot.app import build_context
 from bot.clock import ManualClock
 from bot.closing import CloseDraft
-from bot.config import ConfigError, Policy, Settings, load_policy
+from bot.config import ConfigError, Policy, load_policy
 from bot.context import AppContext
 from bot.errors import Invalid, NotAllowed, Stale
 from bot.incidents import Draft
@@ -29,36 +28,17 @@ from storage import incidents as incident_q
 from storage import runtime as runtime_q
 from storage.db import Database
 from storage.models import Incident, OutboxMessage
+from tests.office import ADMIN, DUTY, LEADER, STAFF, TECH, service_office
 
 START = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
-ADMIN, LEADER, TECH, DUTY, STAFF = 1, 2, 3, 4, 5
 TECH_CHAT, ALL_STAFF_CHAT = -100, -300
 
 
 @pytest.fixture
 async def ctx(db: Database) -> AsyncIterator[AppContext]:
     """Services on this test's database, a manual clock, and an office of five people."""
-    context = build_context(
-        Settings(telegram_bot_token="1:x"), Policy(), clock=ManualClock(START), db=db
-    )
+    context = await service_office(db, now=START)
     async with db.transaction() as session:
-        for user_id, name, role in (
-            (ADMIN, "Admin", "admin"),
-            (LEADER, "Leader Zhao", "leader"),
-            (TECH, "Tech Sun", "tech_center"),
-            (DUTY, "Duty Wu", "duty"),
-            (STAFF, "Staff Zheng", "staff"),
-        ):
-            user = await access_q.add_user(
-                session=session,
-                user_id=user_id,
-                name=name,
-                username=None,
-                language="zh_CN",
-                status="active",
-                now=START,
-            )
-            await access_q.set_roles(session=session, user=user, roles=[role])
         for chat_id, purpose in ((TECH_CHAT, "tech_center"), (ALL_STAFF_CHAT, "all_staff")):
             await chats.bind(
                 session=session,

@@ -189,7 +189,7 @@ async def test_take_charge_incidents_list_and_details_with_timeline(stage: Stage
     assert "Tech Sun" in lines
 
     await office.staff.send("/incidents")
-    await office.staff.wait_for("may not see")
+    await office.staff.wait_for("records are for duty officers")
     info = await card.press("📄 详情", by=office.tech_lead)
     assert "private chat" in (info.text or "")
     await office.tech_lead.wait_for("Timeline")

@@ -75,3 +75,20 @@ async def test_a_user_blocking_the_bot_is_marked_and_unmarked(stage: Stage) -> N
     async with bot.ctx.db.transaction() as session:
         user = await access_q.get_user(session=session, user_id=admin.id)
         assert user is not None and not user.blocked_bot
+
+
+async def test_removing_the_bot_from_a_bound_group_is_reported_to_admins(stage: Stage) -> None:
+    """R14: a bound chat that removed the bot is marked, and admins are told at once."""
+    admin = stage.tg.user("Admin", lang="en")
+    bot = await stage.start_bot(admins=[admin])
+    await admin.send("/start")
+    await admin.wait_for("Welcome")
+    group = stage.tg.group("技术应用中心", members=[admin])
+    await group.send(admin, "/bind tech_center")
+    await group.wait_for("本群已绑定")
+    await group.remove_bot(by=admin)
+    notice = await admin.wait_for("I was removed from")
+    assert "技术应用中心" in notice.text and "/bind" in notice.text
+    async with bot.ctx.db.transaction() as session:
+        chat = await access_q.get_chat(session=session, chat_id=group.id)
+    assert chat is not None and chat.bot_removed
