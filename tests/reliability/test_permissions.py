@@ -71,6 +71,7 @@ class World:
     waiting: UserHandle
     incidents: dict[str, list[Incident]] = field(default_factory=dict)
     red_warning: int = 0
+    page_data: str = ""
     contact_id: int = 0
 
     async def command(self, role: str, text: str, group: GroupHandle | None = None) -> Reply:
@@ -200,6 +201,14 @@ async def _overridden(world: World, role: str, index: int, reply: Reply) -> None
     assert rows, reply.text
 
 
+async def _sent_photo(world: World, role: str, index: int, reply: Reply) -> None:
+    assert any(m.photo is not None for m in reply.messages), reply.text
+
+
+async def _sent_document(world: World, role: str, index: int, reply: Reply) -> None:
+    assert any(m.document is not None for m in reply.messages), reply.text
+
+
 def _cancel_after(
     check: Callable[[World, str, int, Reply], Awaitable[None]],
 ) -> Callable[[World, str, int, Reply], Awaitable[None]]:
@@ -318,6 +327,17 @@ ACTIONS = [
         _cmd(lambda w, i: f"/duty swap {_day(10)(w, i)} {_day(11)(w, i)}"),
         _overridden,
     ),
+    Action(
+        "/incidents with filters", HANDLERS, _cmd("/incidents large"), _shows("Permissions large")
+    ),
+    Action(
+        "a page of /incidents",
+        HANDLERS,
+        _btn(lambda w, i: w.page_data),
+        _shows("Permissions"),
+    ),
+    Action("/stats", HANDLERS, _cmd("/stats"), _sent_photo),
+    Action("/export", TECH_AND_LEADERS, _cmd("/export incidents"), _sent_document),
     Action(
         "/patrols", {"tech_center", "tech_lead", "leader", "admin"}, _cmd("/patrols"), _shows("")
     ),
@@ -452,6 +472,14 @@ async def _world(stage: Stage) -> World:
     tick = await _new_incident(world, "medium", category="intrusion", subtype="internet")
     await _set_status(world, tick, "acknowledged")
     world.incidents["tick"] = [tick]
+    await office.leader.send("/incidents")
+    listing = await office.leader.wait_for(lambda m: any(b for row in m.buttons for b in row))
+    world.page_data = next(
+        b.callback_data
+        for row in listing.buttons
+        for b in row
+        if b.callback_data and b.callback_data.startswith("rl:")
+    )
     preview = await compose(office.tech, level="Red", title="Permissions: red warning")
     await preview.press("📢 Send")
     await office.tech.wait_for("leadership group")
