@@ -7,6 +7,8 @@ presses of real buttons on the bot's messages, forged callback data). Each batch
 quickly, then the test waits until the bot has handled it and checks: nothing logged as an
 error and no request Telegram would refuse (the `stage` fixture), every private message got a
 reply, every button press got its answer, and an unbound group got at most the short note.
+A failure prints the falsifying batch and a blob to replay it; `--hypothesis-seed=N` fixes
+the draw, INCIDENT_BOT_RANDOM_BATCHES=N runs fewer batches while working on a fix.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tests.journeys.cast import Office, open_office
 
 pytestmark = pytest.mark.reliability
 
-BATCHES = int(os.environ.get("RANDOM_BATCHES", "100"))
+BATCHES = int(os.environ.get("INCIDENT_BOT_RANDOM_BATCHES", "100"))
 BATCH = 100
 WHO = ("staff", "leader", "unknown", "pending")
 COMMANDS = [
@@ -196,6 +198,7 @@ async def crowd(stage: Stage) -> AsyncIterator[Crowd]:
     max_examples=BATCHES,
     deadline=None,
     database=None,
+    print_blob=True,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
