@@ -78,5 +78,9 @@ sandbox: $(STAMP) fonts
 messages: $(STAMP)
 	$(BIN)/python -m messages.catalog update
 
+## bench: the four benchmarks against the emulator (JSON on stdout, kept in benchmarks/results/)
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
