@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from telegram import Update
 
 from bot.app import (
@@ -63,7 +65,7 @@ class Bot:
 
     async def advance(self, **delta: float) -> None:
         """Move the bot's clock forward and fire what became due."""
-        self.clock.advance(**delta)
+        self.clock.advance(timedelta(**delta))
         await self.tick()
 
     async def drain(self) -> None:
@@ -98,7 +100,7 @@ class Stage:
     def settings(self, admins: list[UserHandle], config: Path | None = None) -> Settings:
         """Settings pointing a bot at this emulator and this test's database."""
         return Settings(
-            telegram_bot_token=TOKEN,
+            telegram_bot_token=SecretStr(TOKEN),
             telegram_api_base_url=self.server.base_url,
             database_url=self.database_url,
             admin_ids=[a.id for a in admins],
