@@ -358,7 +358,9 @@ async def test_r9_stale_and_forged_buttons_change_nothing(stage: Stage) -> None:
         assert refused.show_alert and "no longer active" in (refused.text or ""), data
     missing = await stage.tg.forge_press(sender, title_prompt, "wrn:ok:999")
     assert missing.show_alert and "Only the leadership group" in (missing.text or "")
-    missing = await stage.tg.forge_press(office.leader, office.leader.last(), "wrn:ok:999")
+    last = office.leader.last()
+    assert last is not None
+    missing = await stage.tg.forge_press(office.leader, last, "wrn:ok:999")
     assert missing.show_alert and "No such warning" in (missing.text or "")
 
     await title_prompt.press("⬅️ Back")
