@@ -17,6 +17,7 @@ from bot.context import AppContext
 from bot.delivery import Dispatcher
 from bot.roles import Role, UserStatus
 from bot.scheduler import Scheduler
+from bot.transport import AiohttpRequest
 from handlers import add_handlers
 from handlers.common import BotContext
 from handlers.menus import set_default_commands
@@ -105,10 +106,22 @@ def build_application(ctx: AppContext) -> AnyApplication:
         .base_file_url(ctx.settings.file_base_url)
         .context_types(ContextTypes(context=BotContext))
         .update_queue(HandledUpdates())
-        .read_timeout(timeout)
-        .write_timeout(timeout)
-        .connect_timeout(timeout)
-        .media_write_timeout(max(timeout, 30))
+        .request(
+            AiohttpRequest(
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
+                media_write_timeout=max(timeout, 30),
+            )
+        )
+        .get_updates_request(
+            AiohttpRequest(
+                connection_pool_size=1,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
+            )
+        )
         .post_init(on_start)
         .post_stop(on_stop)
         .build()

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import math
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -62,6 +63,11 @@ FAILED = "failed"
 SKIPPED = "skipped"
 
 SESSION_FLAG = "outbox_added"
+# Requests in flight must cover the round trips of this long at the global rate, or the
+# round trip rather than the limit sets the pace (15 at 30/s; 256 at a paid 1,000/s).
+ROUND_TRIP_ALLOWANCE = 0.5
+# The bot's connection pool (bot/transport.py): more in flight would only wait for a socket.
+MAX_IN_FLIGHT = 256
 
 
 def _mark(session: AsyncSession) -> None:
@@ -394,7 +400,10 @@ class Dispatcher:
         self._queues: dict[int, deque[OutboxMessage]] = {}
         self._chat_tasks: dict[int, asyncio.Task[None]] = {}
         self._local = 0
-        self._slots = asyncio.Semaphore(policy.workers)
+        self.in_flight = max(
+            policy.workers, min(MAX_IN_FLIGHT, math.ceil(self.pacer.rate * ROUND_TRIP_ALLOWANCE))
+        )
+        self._slots = asyncio.Semaphore(self.in_flight)
         self._outcomes: list[_Outcome] = []
         self._flushed = asyncio.Event()
         self._flush_now = asyncio.Event()
@@ -409,7 +418,7 @@ class Dispatcher:
     @property
     def capacity(self) -> int:
         """How many rows to hold in memory at once: about half a second of sending."""
-        return max(self.policy.workers * 2, int(self.pacer.rate / 2), 16)
+        return max(self.in_flight * 2, int(self.pacer.rate / 2), 16)
 
     def wake(self) -> None:
         """Look for due rows now."""
@@ -522,8 +531,9 @@ class Dispatcher:
         else:
             target = None
         await self.chat_limits.wait(row.chat_id)
-        await self.pacer.acquire()
+        # The slot first: a send let go by the pacer must leave at once, not queue for a slot.
         async with self._slots:
+            await self.pacer.acquire()
             outcome = await self._send(row, target)
         self._record(outcome)
 
