@@ -161,6 +161,11 @@ async def enqueue_many(*, session: AsyncSession, rows: list[dict[str, Any]]) -> 
     await q.add_outbox_many(session=session, rows=rows)
 
 
+def mark_queued(session: AsyncSession) -> None:
+    """Wake the dispatcher when this transaction commits: rows were queued in bulk elsewhere."""
+    _mark(session)
+
+
 async def new_batch_id(*, session: AsyncSession) -> int:
     """A fresh id to tie the rows of one broadcast together."""
     return await q.next_batch_id(session=session)

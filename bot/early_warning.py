@@ -466,20 +466,23 @@ async def _broadcast(
 
     rows: list[dict[str, Any]] = []
     blocked = unreachable = 0
-    for person in await q.audience(session=session, roles=warning.audience_roles):
-        if person.blocked:
-            blocked += 1
-        rows.append(
-            delivery.message_row(
-                chat_id=person.id,
-                text=text(person.language),
-                now=now,
-                batch_id=batch_id,
-                priority=delivery.BULK,
-                # Someone who blocked the bot is counted, not written to.
-                status=delivery.BLOCKED if person.blocked else PENDING,
-            )
+    # One INSERT ... SELECT per language: a broadcast to 100,000 people builds no row in Python.
+    people = 0
+    for language in await q.audience_languages(session=session, roles=warning.audience_roles):
+        queued, refused = await q.queue_for_audience(
+            session=session,
+            roles=warning.audience_roles,
+            language=language,
+            row=delivery.message_row(
+                chat_id=0, text=text(language), now=now, batch_id=batch_id, priority=delivery.BULK
+            ),
+            # Someone who blocked the bot is counted, not written to.
+            blocked_status=delivery.BLOCKED,
         )
+        people += queued
+        blocked += refused
+    if people:
+        delivery.mark_queued(session)
     seen: set[int] = set()
     for chat in await access_q.bound_chats(session=session):
         if chat.id in seen:
@@ -499,17 +502,18 @@ async def _broadcast(
         )
     for chunk in delivery.chunk_rows(rows):
         await delivery.enqueue_many(session=session, rows=chunk)
+    total = people + len(rows)
     status_outbox_id: int | None = None
     if status_to is not None:
         reader = await access_q.get_user(session=session, user_id=status_to)
         if reader is not None:
             counts = delivery.BatchCounts(
-                total=len(rows),
+                total=total,
                 sent=0,
                 blocked=blocked,
                 failed=unreachable,
                 skipped=0,
-                pending=len(rows) - blocked - unreachable,
+                pending=total - blocked - unreachable,
                 duplicates=0,
             )
             row = await delivery.enqueue_message(

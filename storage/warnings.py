@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, case, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import EarlyWarning, User, UserRole, WarningBroadcast
+from storage.models import EarlyWarning, OutboxMessage, User, UserRole, WarningBroadcast
 
 
 class Recipient(NamedTuple):
@@ -85,11 +85,59 @@ async def unfinished_broadcasts(*, session: AsyncSession) -> Sequence[WarningBro
     return result.scalars().all()
 
 
+def _in_audience(roles: Iterable[str]) -> list[ColumnElement[bool]]:
+    """Conditions on users: active, holding any of the roles (none given: everyone)."""
+    wanted = sorted(set(roles))
+    conditions: list[ColumnElement[bool]] = [User.status == "active"]
+    if wanted:
+        conditions.append(exists().where(UserRole.user_id == User.id, UserRole.role.in_(wanted)))
+    return conditions
+
+
 async def audience(*, session: AsyncSession, roles: Iterable[str]) -> list[Recipient]:
     """Active users holding any of the roles (every active user when no role is given)."""
-    wanted = sorted(set(roles))
-    query = select(User.id, User.language, User.blocked_bot).where(User.status == "active")
-    if wanted:
-        query = query.where(exists().where(UserRole.user_id == User.id, UserRole.role.in_(wanted)))
+    query = select(User.id, User.language, User.blocked_bot).where(*_in_audience(roles))
     result = await session.execute(query.order_by(User.id))
     return [Recipient(int(i), str(lang), bool(blocked)) for i, lang, blocked in result.all()]
+
+
+async def audience_languages(*, session: AsyncSession, roles: Iterable[str]) -> list[str]:
+    """The languages the audience of these roles reads."""
+    result = await session.execute(
+        select(User.language).where(*_in_audience(roles)).distinct().order_by(User.language)
+    )
+    return [str(language) for language in result.scalars()]
+
+
+async def queue_for_audience(
+    *,
+    session: AsyncSession,
+    roles: Iterable[str],
+    language: str,
+    row: dict[str, Any],
+    blocked_status: str,
+) -> tuple[int, int]:
+    """Queue `row` to each reader of a language in the audience, in one INSERT ... SELECT.
+
+    Everything but the chat and the status comes from `row`; the status is `row`'s, or
+    `blocked_status` for someone who blocked the bot. Returns (rows queued, of them blocked).
+    """
+    columns = OutboxMessage.__table__.c
+    values: list[Any] = [
+        User.id,
+        case((User.blocked_bot.is_(True), blocked_status), else_=row["status"]),
+    ]
+    names = ["chat_id", "status"]
+    for name, value in row.items():
+        if name not in names:
+            names.append(name)
+            values.append(literal(value, columns[name].type))
+    chosen = select(*values).where(*_in_audience(roles), User.language == language)
+    await session.execute(insert(OutboxMessage).from_select(names, chosen.order_by(User.id)))
+    counted = await session.execute(
+        select(func.count(), func.count().filter(User.blocked_bot.is_(True))).where(
+            *_in_audience(roles), User.language == language
+        )
+    )
+    total, blocked = counted.one()
+    return int(total), int(blocked)
