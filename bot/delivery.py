@@ -573,10 +573,10 @@ class Dispatcher:
         return message_id
 
     async def _send(self, row: OutboxMessage, target: int | None) -> _Outcome:
-        now = self.clock.now()
         try:
             message = await self._call(row, target)
         except RetryAfter as exc:
+            now = self.clock.now()
             wait = _retry_after(exc)
             self.pacer.pause(wait)
             self.stats.rate_limited += 1
@@ -592,7 +592,7 @@ class Dispatcher:
             return _Outcome(
                 row.id,
                 q.PENDING,
-                retry_at=now,
+                retry_at=self.clock.now(),
                 error=str(exc),
                 count_attempt=False,
                 chat_id=exc.new_chat_id,

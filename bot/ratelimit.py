@@ -8,6 +8,8 @@ from collections import deque
 # How far behind its plan the pacer may fall and still make the time up: an event loop
 # wakes sleepers a millisecond or more late, which at 1,000/s is a message or more each time.
 CATCH_UP = 0.05
+# How much earlier than planned a send may go, to spare the event loop a sleep of a moment.
+EARLY = 0.002
 
 
 class GlobalPacer:
@@ -40,7 +42,9 @@ class GlobalPacer:
         async with self._lock:
             while True:
                 now = loop.time()
-                ready = max(self._next, self._paused_until)
+                # A send may go a little before its planned moment (sleeping less than the
+                # loop can time costs more than it gains), but never before the window allows.
+                ready = max(self._next - EARLY, self._paused_until)
                 if len(self._released) == self.window:
                     ready = max(ready, self._released[0] + 1.0 + self.margin)
                 if ready <= now:
