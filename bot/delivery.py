@@ -536,9 +536,10 @@ class Dispatcher:
         else:
             target = None
         await self.chat_limits.wait(row.chat_id)
-        # The slot first: a send let go by the pacer must leave at once, not queue for a slot.
+        # The pacer first: sends waiting for their turn must not hold the slots of requests
+        # in flight. A slot is free at once unless round trips outgrow ROUND_TRIP_ALLOWANCE.
+        await self.pacer.acquire()
         async with self._slots:
-            await self.pacer.acquire()
             outcome = await self._send(row, target)
         self._record(outcome)
 
