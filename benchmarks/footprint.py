@@ -164,6 +164,7 @@ async def bot_footprint() -> dict[str, Any]:
             polled = _first_poll(emulator, mark)
             assert polled is not None
             startup = polled - spawned
+            started_memory = _memory(process.process.pid)
             try:
                 await admin.send("/stats")
                 await admin.wait_for("Incidents", timeout=60)
@@ -180,27 +181,28 @@ async def bot_footprint() -> dict[str, Any]:
         "startup_to_first_getupdates_seconds": round(startup, 3),
         "after": "/stats (with its chart) and /incidents by an admin",
         **memory,
+        "rss_mb_after_start": started_memory["rss_mb"],
         "bot_logged_errors": len(errors),
     }
 
 
-def run_echo_bot() -> None:
-    """A bare python-telegram-bot echo bot (the reference), polling the URL in the environment."""
-    from telegram import Update
-    from telegram.ext import Application, ContextTypes, MessageHandler, filters
+# Run with `python -c`, so that the reference imports nothing of this project.
+ECHO_BOT = """
+import os
+from telegram.ext import Application, MessageHandler, filters
 
-    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_message is not None and update.effective_message.text:
-            await update.effective_message.reply_text(update.effective_message.text)
+async def echo(update, context):
+    await update.effective_message.reply_text(update.effective_message.text)
 
-    app = (
-        Application.builder()
-        .token(os.environ["TELEGRAM_BOT_TOKEN"])
-        .base_url(os.environ["TELEGRAM_API_BASE_URL"])
-        .build()
-    )
-    app.add_handler(MessageHandler(filters.TEXT, echo))
-    app.run_polling(poll_interval=0, timeout=5)
+app = (
+    Application.builder()
+    .token(os.environ["TELEGRAM_BOT_TOKEN"])
+    .base_url(os.environ["TELEGRAM_API_BASE_URL"])
+    .build()
+)
+app.add_handler(MessageHandler(filters.TEXT, echo))
+app.run_polling(poll_interval=0, timeout=5)
+"""
 
 
 async def echo_footprint(emulator: Emulator, server: EmulatorServer) -> dict[str, Any]:
@@ -217,9 +219,8 @@ async def echo_footprint(emulator: Emulator, server: EmulatorServer) -> dict[str
     spawned = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "benchmarks.footprint",
-        "--echo-bot",
+        "-c",
+        ECHO_BOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -350,7 +351,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--echo-bot"]:
-        run_echo_bot()
-    else:
-        asyncio.run(main())
+    asyncio.run(main())
