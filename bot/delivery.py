@@ -423,7 +423,8 @@ class Dispatcher:
     @property
     def capacity(self) -> int:
         """How many rows to hold in memory at once: about half a second of sending."""
-        return max(self.in_flight * 2, int(self.pacer.rate / 2), 16)
+        # Not more: an urgent row claimed now waits behind every row already held.
+        return max(self.policy.workers * 2, int(self.pacer.rate / 2), 16)
 
     def wake(self) -> None:
         """Look for due rows now."""
