@@ -166,11 +166,12 @@ async def bot_footprint() -> dict[str, Any]:
             startup = polled - spawned
             started_memory = _memory(process.process.pid)
             try:
+                await admin.send("/incidents")
+                await admin.wait_for("Open incidents", timeout=60)
+                listed = _memory(process.process.pid)
                 await admin.send("/stats")
                 await admin.wait_for("Incidents", timeout=60)
                 await admin.wait_for(lambda m: m.photo is not None, timeout=60)
-                await admin.send("/incidents")
-                await admin.wait_for("Open incidents", timeout=60)
                 memory = _memory(process.process.pid)
             finally:
                 await process.stop()
@@ -179,9 +180,10 @@ async def bot_footprint() -> dict[str, Any]:
         "users": USERS,
         "incidents": INCIDENTS,
         "startup_to_first_getupdates_seconds": round(startup, 3),
-        "after": "/stats (with its chart) and /incidents by an admin",
+        "after": "an admin's /incidents, then /stats with its chart",
         **memory,
         "rss_mb_after_start": started_memory["rss_mb"],
+        "rss_mb_after_incidents": listed["rss_mb"],
         "bot_logged_errors": len(errors),
     }
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import logging
+import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fontTools.ttLib import TTFont
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.ticker import MaxNLocator
+
+# matplotlib costs tens of megabytes that stay once imported: the bot draws its charts in a
+# short-lived child process (`draw`), so only that process ever imports it.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontEntry
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "sourcehan", "wqy", "droidsansf
 # Characters any Chinese chart needs; a font lacking one is not used.
 PROBE = "事件统计大型中型小型数量月入侵病毒"
 LEVEL_COLORS = ("#c0392b", "#e67e22", "#2e86c1")
+DRAW_TIMEOUT_SECONDS = 120
 _lock = threading.Lock()
 
 
@@ -68,7 +74,9 @@ def has_glyphs(path: str, index: int, text: str) -> bool:
     return all(ord(char) in known for char in text if not char.isspace())
 
 
-def _candidates() -> list[font_manager.FontEntry]:
+def _candidates() -> list[FontEntry]:
+    from matplotlib import font_manager
+
     entries = font_manager.fontManager.ttflist
     ranked = [e for family in CJK_FAMILIES for e in entries if e.name == family]
     return ranked + [e for e in entries if "CJK" in e.name and e not in ranked]
@@ -76,6 +84,8 @@ def _candidates() -> list[font_manager.FontEntry]:
 
 def _add_unknown_cjk_files() -> None:
     """Tell matplotlib about CJK font files installed after it cached its font list."""
+    from matplotlib import font_manager
+
     known = {entry.fname for entry in font_manager.fontManager.ttflist}
     for path in font_manager.findSystemFonts():
         name = Path(path).name.lower().replace("-", "").replace("_", "")
@@ -156,9 +166,28 @@ class Chart:
             *(s.name for s in self.series),
         ]
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chart:
+        """The chart from its `asdict` form."""
+        series = [Series(**item) for item in data["series"]]
+        return cls(**{**data, "series": series})
+
+
+def choose(chart: Chart, fallback: Chart) -> Chart:
+    """The chart, or its fallback (English) when no font has glyphs for its labels."""
+    if can_draw(chart.texts()):
+        return chart
+    log.warning("no chart font has glyphs for the labels of %r: drawing English ones", chart.title)
+    return fallback
+
 
 def figure(chart: Chart) -> Figure:
     """The chart as a matplotlib figure, every text in the chart font."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ticker import MaxNLocator
+
     font = cjk_font() if not "".join(chart.texts()).isascii() else None
     family = font.family if font is not None else "DejaVu Sans"
 
@@ -209,3 +238,41 @@ def png(chart: Chart) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+async def draw(chart: Chart, *, fallback: Chart) -> bytes:
+    """The chart (or its fallback, see `choose`) as PNG, drawn by a child process."""
+    payload = json.dumps({"chart": asdict(chart), "fallback": asdict(fallback)}).encode()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.charts",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(child.communicate(payload), DRAW_TIMEOUT_SECONDS)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        raise RuntimeError("drawing the chart took too long") from None
+    said = err.decode("utf-8", errors="replace").strip()
+    if child.returncode != 0:
+        raise RuntimeError(f"drawing the chart failed: {said[-2000:]}")
+    for line in said.splitlines():
+        log.warning("%s", line)
+    return out
+
+
+def _child() -> None:
+    """`python -m bot.charts`: a chart and its fallback as JSON on stdin, the PNG on stdout."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    data = json.loads(sys.stdin.buffer.read())
+    drawn = choose(Chart.from_dict(data["chart"]), Chart.from_dict(data["fallback"]))
+    sys.stdout.buffer.write(png(drawn))
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    _child()

@@ -7,11 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Pt
-
 from bot.context import AppContext
 from messages import handling as texts
 from messages.common import level_label
@@ -62,6 +57,12 @@ def filename(incident: Incident) -> str:
 
 def build(*, ctx: AppContext, language: str, view: ReportView) -> bytes:
     """The Word document: office header, number, the plan's fields, the timeline as a table."""
+    # python-docx is imported when a document is first built, not at start (memory).
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
     incident, report = view.incident, view.report
 
     def t(message: str) -> str:

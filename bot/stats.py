@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -215,18 +214,12 @@ def chart(stats: Statistics, language: str) -> charts.Chart:
 
 def drawable_chart(stats: Statistics, language: str) -> charts.Chart:
     """The chart in a language, or in English when no font has the language's glyphs."""
-    drawn = chart(stats, language)
-    if not charts.can_draw(drawn.texts()):
-        log.warning("no chart font has glyphs for the %s labels: drawing English ones", language)
-        drawn = chart(stats, "en")
-    return drawn
+    return charts.choose(chart(stats, language), chart(stats, "en"))
 
 
 async def chart_png(stats: Statistics, language: str) -> bytes:
-    """The chart as PNG (see drawable_chart)."""
-    drawn = drawable_chart(stats, language)
-    # Drawing takes a moment of CPU: off the event loop, so the bot keeps answering.
-    return await asyncio.to_thread(charts.png, drawn)
+    """The chart as PNG (see drawable_chart), drawn off the event loop and out of the bot."""
+    return await charts.draw(chart(stats, language), fallback=chart(stats, "en"))
 
 
 # ---------------------------------------------------------------------- the monthly summary
