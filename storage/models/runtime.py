@@ -30,7 +30,8 @@ class OutboxMessage(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     ref: Mapped[str | None] = mapped_column(String(64), index=True)
     batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    edit_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    # Indexed: deleting outbox rows checks this foreign key, a table scan per row without it.
+    edit_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
     possible_duplicate: Mapped[bool] = mapped_column(default=False)
     priority: Mapped[int] = mapped_column(default=0)
 
