@@ -41,12 +41,12 @@ async def save(
     kind: str,
     step: str,
     data: dict[str, Any],
-) -> Conversation:
+) -> None:
     """Start or advance a conversation; the data is written before anyone is answered."""
     update_id = HANDLING.get()
     if update_id is not None:
         data = {**data, HANDLED: update_id}
-    return await q.save_conversation(
+    await q.save_conversation(
         session=session, user_id=user_id, kind=kind, step=step, data=data, now=ctx.now()
     )
 
