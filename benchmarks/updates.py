@@ -160,12 +160,11 @@ async def echo(emulator: Emulator, server: EmulatorServer, users: list[User]) ->
                 stderr=log,
             )
         try:
-            polled = (
-                lambda _key: any(  # noqa: E731
-                    r.method == "getUpdates" and r.bot_id == bot.id
-                    for r in emulator.log.records[-50:]
-                )
-            )
+
+            def polled(_key: int) -> bool:
+                recent = emulator.log.records[-50:]
+                return any(r.method == "getUpdates" and r.bot_id == bot.id for r in recent)
+
             await wait_all(emulator, {0}, polled, timeout=30, what="the echo bot polling")
             stream = Stream(emulator, PRESSES)
 
