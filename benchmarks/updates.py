@@ -40,6 +40,12 @@ ECHO_TOKEN = "6123456789:AAHechoBotForTheUpdateRateBenchmark0"
 NEXT = {"rep:lvl:large": "rep:when:now", "rep:back:when": "rep:lvl:large"}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Stream:
     """Keeps one press per user queued; notes when each press was handled."""
 
@@ -129,8 +135,11 @@ async def ours(run: Running, users: list[User]) -> dict[str, Any]:
             assert message is not None
             stream.press(user, message, "rep:lvl:large")
 
+    assert run.bot.process is not None
+    before = cpu_seconds(run.bot.process.pid)
     await run_stream(emulator, stream, listener, start, timeout=600)
-    return stream.figures()
+    used = cpu_seconds(run.bot.process.pid) - before
+    return {**stream.figures(), "cpu_ms_per_press": round(used * 1000 / stream.total, 2)}
 
 
 async def echo(emulator: Emulator, server: EmulatorServer, users: list[User]) -> dict[str, Any]:
@@ -184,7 +193,9 @@ async def echo(emulator: Emulator, server: EmulatorServer, users: list[User]) ->
                     assert message is not None
                     stream.press(user, message, "echo")
 
+            before = cpu_seconds(process.pid)
             await run_stream(emulator, stream, listener, start, timeout=300)
+            used = cpu_seconds(process.pid) - before
         finally:
             process.send_signal(signal.SIGINT)
             await process.wait()
@@ -193,7 +204,7 @@ async def echo(emulator: Emulator, server: EmulatorServer, users: list[User]) ->
         ]
         if errors:
             print("the echo bot logged errors:\n" + "\n".join(errors[:20]), file=sys.stderr)
-    return stream.figures()
+    return {**stream.figures(), "cpu_ms_per_press": round(used * 1000 / stream.total, 2)}
 
 
 async def main() -> dict[str, Any]:
