@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
+from telegram import Update
+from telegram._utils.types import ODVInput
 from telegram.error import TelegramError
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application, BaseUpdateProcessor, ContextTypes
+from telegram.request import BaseRequest, RequestData
 
 from bot import chats, contacts, services
 from bot.clock import Clock, OffsetFileClock, SystemClock
@@ -28,20 +33,123 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+# Updates from different chats handled at once: while one waits on Telegram or the
+# database, another runs.
+UPDATES_AT_ONCE = 32
 
 
 class HandledUpdates(asyncio.Queue[object]):
-    """The update queue, whose `put` returns only once the update has been handled.
+    """The update queue, which lets Telegram's copy of an update go only once it is handled.
 
     PTB's poller confirms updates to Telegram with the next getUpdates offset as soon as it
-    has queued them; a crash then loses whatever was queued or being handled. Waiting here
-    holds the offset back until the updates are handled, so a crash gets them again.
+    has queued them; a crash then loses whatever was queued or being handled. When polling,
+    `ConfirmHandled` holds that next getUpdates back until every queued update has been
+    handled; for a webhook, `put` (and so the answer to Telegram) waits instead.
     """
 
+    def __init__(self, *, wait_in_put: bool = True) -> None:
+        super().__init__()
+        self.wait_in_put = wait_in_put
+
     async def put(self, item: object) -> None:
-        """Queue an update and wait until it (and everything before it) has been handled."""
+        """Queue an update; for a webhook, wait until it (and all before it) is handled."""
         await super().put(item)
-        await self.join()
+        if self.wait_in_put:
+            await self.join()
+
+
+class ConfirmHandled(BaseRequest):
+    """The poller's connection, whose next getUpdates waits until the last batch is handled."""
+
+    def __init__(self, inner: BaseRequest, updates: HandledUpdates) -> None:
+        self._inner = inner
+        self._updates = updates
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The wrapped connection's read timeout."""
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        """Open the wrapped connection."""
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        """Close the wrapped connection."""
+        await self._inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Wait until every update taken so far is handled, then ask (and so confirm them)."""
+        await self._updates.join()
+        return await self._inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+
+def _order_keys(update: object) -> list[tuple[str, int]]:
+    """What an update must keep its order within: its chat and its sender."""
+    if not isinstance(update, Update):
+        return []
+    keys = []
+    if update.effective_chat is not None:
+        keys.append(("chat", update.effective_chat.id))
+    if update.effective_user is not None:
+        keys.append(("user", update.effective_user.id))
+    return keys
+
+
+class ChatOrdered(BaseUpdateProcessor):
+    """Handles updates from different chats and people at once, each one's in arrival order.
+
+    A person's conversation spans chats (a card's button in a group opens one in private),
+    so an update waits for every earlier update from its chat or its sender.
+    """
+
+    def __init__(self, at_once: int) -> None:
+        # PTB hands updates over concurrently only when this is above 1; the bound is ours.
+        super().__init__(max_concurrent_updates=1024)
+        self._slots = asyncio.Semaphore(at_once)
+        self._last: dict[tuple[str, int], asyncio.Future[None]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for the chat's and sender's earlier updates, then handle this one."""
+        # PTB starts a task per update in the order it took them, and with its semaphore far
+        # above a getUpdates batch this runs without a pause up to the first await: each
+        # update joins its chains in arrival order.
+        keys = _order_keys(update)
+        earlier = {id(f): f for f in (self._last.get(k) for k in keys) if f is not None}
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._last[key] = mine
+        try:
+            for future in earlier.values():
+                await future
+            async with self._slots:
+                await coroutine
+        finally:
+            if inspect.iscoroutine(coroutine) and (
+                inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED
+            ):
+                coroutine.close()
+            mine.set_result(None)
+            for key in keys:
+                if self._last.get(key) is mine:
+                    del self._last[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
 
 
 class _Application(Application[Any, Any, Any, Any, Any, Any]):
@@ -98,6 +206,8 @@ def webhook_parameters(settings: Settings) -> dict[str, Any]:
 def build_application(ctx: AppContext) -> AnyApplication:
     """The PTB application wired to the shared services."""
     timeout = ctx.policy.delivery.request_timeout_seconds
+    polling = ctx.settings.webhook_url is None
+    updates = HandledUpdates(wait_in_put=not polling)
     app = (
         Application.builder()
         .application_class(_Application)
@@ -105,7 +215,8 @@ def build_application(ctx: AppContext) -> AnyApplication:
         .base_url(ctx.settings.telegram_api_base_url)
         .base_file_url(ctx.settings.file_base_url)
         .context_types(ContextTypes(context=BotContext))
-        .update_queue(HandledUpdates())
+        .update_queue(updates)
+        .concurrent_updates(ChatOrdered(UPDATES_AT_ONCE))
         .request(
             AiohttpRequest(
                 read_timeout=timeout,
@@ -115,11 +226,14 @@ def build_application(ctx: AppContext) -> AnyApplication:
             )
         )
         .get_updates_request(
-            AiohttpRequest(
-                connection_pool_size=1,
-                read_timeout=timeout,
-                write_timeout=timeout,
-                connect_timeout=timeout,
+            ConfirmHandled(
+                AiohttpRequest(
+                    connection_pool_size=1,
+                    read_timeout=timeout,
+                    write_timeout=timeout,
+                    connect_timeout=timeout,
+                ),
+                updates,
             )
         )
         .post_init(on_start)

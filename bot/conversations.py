@@ -41,12 +41,12 @@ async def save(
     kind: str,
     step: str,
     data: dict[str, Any],
-) -> Conversation:
+) -> None:
     """Start or advance a conversation; the data is written before anyone is answered."""
     update_id = HANDLING.get()
     if update_id is not None:
         data = {**data, HANDLED: update_id}
-    return await q.save_conversation(
+    await q.save_conversation(
         session=session, user_id=user_id, kind=kind, step=step, data=data, now=ctx.now()
     )
 
@@ -61,8 +61,8 @@ async def mark_handled(*, session: AsyncSession, user_id: int, update_id: int) -
 def handled_before(convo: Conversation | None, update_id: int) -> bool:
     """Whether an update was handled already: Telegram sends it again after a crash.
 
-    Updates are handled in order, so any update no later than the last one that moved the
-    user's conversation on was handled before.
+    A user's updates are handled in order (different users' at once), so any update of theirs
+    no later than the last one that moved their conversation on was handled before.
     """
     return convo is not None and int(convo.data.get(HANDLED, 0)) >= update_id
 

@@ -373,6 +373,9 @@ TAKEN_HOOKS: list[Any] = []
 async def find(*, session: AsyncSession, ref: str) -> Incident | None:
     """An incident by number ('2026-0001') or id."""
     ref = ref.strip()
+    if "\x00" in ref:
+        # No number holds one, and PostgreSQL refuses NUL in a text parameter.
+        return None
     if ref.isdigit():
         return await q.get_incident(session=session, incident_id=int(ref))
     return await q.get_by_number(session=session, number=ref)

@@ -133,7 +133,10 @@ def refresh_profile(user: User, person: Person) -> None:
     if user.username != person.username:
         user.username = person.username
     if not user.language_chosen and person.language_code is not None:
-        user.language = language_from_telegram(person.language_code)
+        language = language_from_telegram(person.language_code)
+        # Assigning even an equal value marks the row dirty and costs a flush.
+        if user.language != language:
+            user.language = language
 
 
 async def admins(*, session: AsyncSession) -> list[User]:

@@ -235,6 +235,7 @@ class Emulator:
         self.limits: FloodLimits | None = None
         self.control_url: str | None = None
         self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._listeners: list[Callable[[Event], None]] = []
         self._changed = asyncio.Event()
         self._handlers: dict[str, tuple[Handler, bool]] = {}
         for name in dir(self):
@@ -291,10 +292,20 @@ class Emulator:
         """An event set at the next change: take it before checking, then await it."""
         return self._changed
 
+    def add_listener(self, listener: Callable[[Event], None]) -> None:
+        """Call `listener(event)` at every change, at once (benchmarks react without a wait)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Event], None]) -> None:
+        """Stop calling a listener."""
+        self._listeners.remove(listener)
+
     def _emit(self, event: Event) -> None:
-        """Tell subscribers and waiters about a change."""
+        """Tell subscribers, listeners and waiters about a change."""
         for queue in self._subscribers:
             queue.put_nowait(event)
+        for listener in self._listeners:
+            listener(event)
         signal = self._changed
         self._changed = asyncio.Event()
         signal.set()

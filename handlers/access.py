@@ -102,6 +102,8 @@ async def gate(update: Update, context: BotContext) -> None:
         convo = await conversations.current(session=session, user_id=user.id) if viewer else None
     context.viewer = viewer
     context.language = language_of(update, viewer)
+    context.gate_conversation = convo
+    context.gate_read_conversation = viewer is not None
     if convo is not None and conversations.handled_before(convo, update.update_id):
         await ask_again(update, context, convo)
         raise ApplicationHandlerStop

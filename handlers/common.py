@@ -23,7 +23,7 @@ from bot.keyboards import Keyboard
 from bot.users import Person
 from messages.i18n import language_from_telegram
 from messages.render import as_html
-from storage.models import User
+from storage.models import Conversation, User
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.viewer: User | None = None
+        # The sender's conversation as the gate read it (when it read one), for the handler
+        # that starts right after it.
+        self.gate_conversation: Conversation | None = None
+        self.gate_read_conversation = False
         self.language: str = "zh_CN"
         self.chat_language: str = "zh_CN"
 

@@ -248,7 +248,12 @@ async def button(update: Update, context: BotContext) -> None:
     if action == "new":
         await start_command(update, context)
         return
-    convo = await _current(context, update.effective_user.id)
+    if context.gate_read_conversation:
+        # Read by the gate just now, and only this person's own updates move it (in order).
+        found = context.gate_conversation
+        convo = found if found is not None and found.kind in KINDS else None
+    else:
+        convo = await _current(context, update.effective_user.id)
     if action in ("restart",):
         await answer(query)
         if convo is not None:

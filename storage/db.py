@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import asyncio
+import sqlite3
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
@@ -43,6 +48,64 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _RunNow:
+    """Stands in for aiosqlite's queue to its thread: runs each call at once instead."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        """Run the call and settle its future."""
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run on the event loop's thread.
+
+    A statement on a local SQLite file takes microseconds; handing each one to aiosqlite's
+    thread and back cost more than the statement. Transactions are serialized in-process
+    (`Database.transaction`), so a call never waits on a lock held by this process.
+    """
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._tx = _RunNow()  # type: ignore[assignment]
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+        return self._connect().__await__()
+
+
+def _inline_creator(database: str) -> Callable[[], InlineConnection]:
+    """SQLAlchemy's async_creator for an SQLite file, with inline connections."""
+    return lambda: InlineConnection(partial(sqlite3.connect, database, check_same_thread=False))
+
+
+# One in-process lock per SQLite file and event loop: every transaction takes the write lock
+# (BEGIN IMMEDIATE), and with calls on the loop's thread a second writer must wait here
+# rather than in SQLite's busy handler, which would block the loop.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_lock(database: str) -> asyncio.Lock:
+    locks = _WRITE_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(database)
+    if lock is None:
+        lock = locks[database] = asyncio.Lock()
+    return lock
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine, making the SQLite file's folder if needed."""
     parsed = make_url(url)
@@ -50,6 +113,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("async_creator", _inline_creator(database))
         engine = create_async_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine
@@ -67,6 +131,10 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._commit_listeners: list[Callable[[dict[str, Any]], None]] = []
+        database = make_url(url).database if self.is_sqlite else None
+        self._lock_key = (
+            str(Path(database).resolve()) if database and database != ":memory:" else None
+        )
 
     def add_commit_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
         """Call `listener(session.info)` after every committed transaction."""
@@ -80,11 +148,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction, committed on success."""
-        async with self.sessions() as session:
-            async with session.begin():
-                yield session
-            for listener in self._commit_listeners:
-                listener(session.info)
+        lock: AbstractAsyncContextManager[Any] = (
+            _write_lock(self._lock_key) if self._lock_key else nullcontext()
+        )
+        async with lock, self.sessions() as session, session.begin():
+            yield session
+        for listener in self._commit_listeners:
+            listener(session.info)
 
     async def migrate(self) -> None:
         """Bring the schema up to the newest migration."""

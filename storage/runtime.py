@@ -321,8 +321,16 @@ async def save_conversation(
     step: str,
     data: dict[str, Any],
     now: datetime,
-) -> Conversation:
+) -> None:
     """Create or move a user's conversation to a step with its data."""
+    # The usual case, a step of the same conversation, is one statement.
+    moved = await session.execute(
+        update(Conversation)
+        .where(Conversation.user_id == user_id, Conversation.kind == kind)
+        .values(step=step, data=dict(data), updated_at=now, reminded_at=None)
+    )
+    if moved.rowcount:  # type: ignore[attr-defined]
+        return
     convo = await session.get(Conversation, user_id)
     if convo is None or convo.kind != kind:
         if convo is not None:
@@ -338,7 +346,6 @@ async def save_conversation(
         convo.updated_at = now
         convo.reminded_at = None
     await session.flush()
-    return convo
 
 
 async def delete_conversation(*, session: AsyncSession, user_id: int) -> bool:

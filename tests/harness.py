@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -89,13 +91,29 @@ class Stage:
     async def settle(self) -> None:
         """Wait until the bot has handled every update sent so far.
 
-        Updates are handled one after another, so once a probe's message is answered,
-        everything sent before it has been handled too.
+        Updates from different chats are handled at once, but the bot takes the next batch
+        (confirming the last) only once every update it took has been handled. So once a
+        probe's message is answered and confirmed, everything sent before it was handled.
         """
         if self._probe is None:
             self._probe = self.tg.user("Probe", lang="en")
         await self._probe.send("ping")
+        probe_update = self.tg.bot.next_update_id - 1
         await self._probe.wait_for("not registered", timeout=10)
+        await self.wait_confirmed(probe_update)
+
+    async def wait_confirmed(self, update_id: int, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the bot has confirmed an update (asked for the ones after it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pending = self.tg.bot.updates
+        while pending and pending[0]["update_id"] <= update_id:
+            signal = self.tg.bot.update_signal
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"the bot did not confirm update {update_id} in {timeout}s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), remaining)
 
     def settings(self, admins: list[UserHandle], config: Path | None = None) -> Settings:
         """Settings pointing a bot at this emulator and this test's database."""

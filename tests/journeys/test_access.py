@@ -53,6 +53,9 @@ async def test_rejected_request_is_told_and_card_closed(stage: Stage) -> None:
     await stage.start_bot(admins=[first, second])
     await first.send("/start")
     await second.send("/start")
+    # Different chats are handled at once: both admins are in before the newcomer asks.
+    await first.wait_for("Your roles")
+    await second.wait_for("Your roles")
     newcomer = stage.tg.user("Zhang", lang="en")
     await newcomer.send("/start")
     card_one = await first.wait_for("New access request")
