@@ -186,6 +186,7 @@ class DeliveryPolicy(_Section):
     private_chat_per_second: float = Field(default=1, gt=0)
     group_per_minute: float = Field(default=20, gt=0)
     max_attempts: int = Field(default=12, ge=1)
+    longest_retry_wait_seconds: float = Field(default=60, gt=0)
     request_timeout_seconds: float = Field(default=10, gt=0)
     workers: int = Field(default=8, ge=1, le=256)
 

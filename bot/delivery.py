@@ -623,7 +623,7 @@ class Dispatcher:
         attempts = row.attempts + 1
         if attempts >= self.policy.max_attempts:
             return _Outcome(row.id, FAILED, error=f"gave up after {attempts} attempts: {exc}")
-        delay = min(2 ** (attempts - 1), 60)
+        delay = min(2 ** (attempts - 1), self.policy.longest_retry_wait_seconds)
         self.stats.retried += 1
         return _Outcome(
             row.id,

@@ -27,7 +27,8 @@ from tests.journeys.cast import Office, enlist, open_office, report
 from tests.journeys.test_warnings import compose
 from tests.reliability.ledger import outbox_ledger
 
-pytestmark = pytest.mark.reliability
+# Long enough for the patience the test computes from the faults it aimed (longest_retry).
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
 
 PASSIVE = 20
 TITLE = "Faults drill: suspicious logins"
@@ -38,6 +39,9 @@ ROUTES = {
     "small": ("duty", "tech_center"),
 }
 ACK = {"large": "leader", "medium": "tech", "small": "duty"}
+# The outbox's longest wait between retries: short, so that faults piled on one chat still
+# clear within the test's time.
+RETRY_CAP = 4
 
 
 def _seed() -> int:
@@ -52,6 +56,7 @@ class Chaos:
         self.stage, self.rng, self.targets = stage, rng, targets
         self.fired: dict[str, int] = {}
         self.timeouts = 0
+        self.failures: dict[int, int] = {}
 
     def strike(self) -> None:
         """One to three faults on random chats: 429, 500, a timeout or a dropped connection."""
@@ -61,10 +66,12 @@ class Chaos:
             chat_id = target.id
             method = self.rng.choice(["sendMessage", "sendMessage", "editMessageText"])
             kind = self.rng.choice(["429", "500", "timeout", "drop"])
+            times = 1
             if kind == "429":
                 faults.add(method, chat_id=chat_id, http_status=429, retry_after=1)
             elif kind == "500":
-                faults.add(method, chat_id=chat_id, http_status=500, times=self.rng.randint(1, 3))
+                times = self.rng.randint(1, 3)
+                faults.add(method, chat_id=chat_id, http_status=500, times=times)
             elif kind == "timeout":
                 # Longer than the bot waits: it gives up, but the message may have arrived.
                 faults.add(method, chat_id=chat_id, delay=3.5)
@@ -72,6 +79,16 @@ class Chaos:
             else:
                 faults.add(method, chat_id=chat_id, delay=0.2, drop=True)
             self.fired[kind] = self.fired.get(kind, 0) + 1
+            self.failures[chat_id] = self.failures.get(chat_id, 0) + times
+
+    def longest_retry(self) -> float:
+        """Seconds the unluckiest chat may spend failing and waiting between retries.
+
+        Every fault aimed at a chat fails one request to it; after the k-th failure in a row
+        the outbox waits min(2^(k-1), RETRY_CAP) s, and a timed-out request takes 3.5 s.
+        """
+        worst = max(self.failures.values(), default=0)
+        return sum(min(2 ** (k - 1), RETRY_CAP) + 3.5 for k in range(1, worst + 1))
 
 
 async def _passive_people(stage: Stage, office: Office) -> list[UserHandle]:
@@ -103,7 +120,8 @@ async def test_r4_r9_random_faults_in_a_long_scenario_lose_nothing(stage: Stage)
     seed = _seed()
     print(f"\nrandom-faults seed: {seed} (replay with INCIDENT_BOT_FAULT_SEED={seed})")
     rng = random.Random(seed)
-    office = await open_office(stage, policy=fast_policy(delivery={"max_attempts": 30}))
+    policy = fast_policy(delivery={"max_attempts": 30, "longest_retry_wait_seconds": RETRY_CAP})
+    office = await open_office(stage, policy=policy)
     emulator = stage.emulator
     blocker = stage.tg.user("Blocker Lin", lang="en")
     await enlist(office.admin, blocker, "staff")
@@ -155,10 +173,12 @@ async def test_r4_r9_random_faults_in_a_long_scenario_lose_nothing(stage: Stage)
     preview = await compose(office.tech, title=TITLE)
     await preview.press("📢 Send")
     status = await office.tech.wait_for("📡", timeout=30)
-    await status.wait_until("Finished.", timeout=90)
+    # Faults can pile up on one chat, and the outbox backs off after each: wait that long.
+    patience = 60 + chaos.longest_retry()
+    await status.wait_until("Finished.", timeout=patience)
 
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 90
+    deadline = loop.time() + patience
     while (ledger := await outbox_ledger(office.bot.ctx.db, emulator)).unfinished:
         assert loop.time() < deadline, f"outbox still busy: {ledger.unfinished[:5]}"
         await asyncio.sleep(0.2)  # the dispatcher retries on its own clock
