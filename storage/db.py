@@ -68,8 +68,10 @@ class InlineConnection(aiosqlite.Connection):
     """An aiosqlite connection whose calls run on the event loop's thread.
 
     A statement on a local SQLite file takes microseconds; handing each one to aiosqlite's
-    thread and back cost more than the statement. Transactions are serialized in-process
-    (`Database.transaction`), so a call never waits on a lock held by this process.
+    thread and back cost more than the statement (it took the update rate from 0.43 to 0.60 of
+    a bare echo bot's). Transactions are serialized in-process (`Database.transaction`), so a
+    call never waits on a lock held by this process. The price: a long statement holds the
+    event loop for its duration (queueing a 100,000-person broadcast: about half a second).
     """
 
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
