@@ -259,7 +259,12 @@ async def on_start(app: AnyApplication) -> None:
                 )
             if user is not None:
                 user.status = UserStatus.ACTIVE
+    # On SQLite the bot's statements run inline on the event loop (storage/db.py); the outbox's
+    # stream of claims and outcomes goes through aiosqlite's thread instead, so that at a
+    # paid broadcast's rate its SQL runs beside the sending rather than between the sends.
+    store = Database(ctx.db.url, inline_sqlite=False) if ctx.db.is_sqlite else None
     dispatcher = Dispatcher(
+        store=store,
         db=ctx.db,
         bot=app.bot,
         clock=ctx.clock,
@@ -297,3 +302,5 @@ async def on_stop(app: AnyApplication) -> None:
     ctx: AppContext = app.bot_data["ctx"]
     if ctx.dispatcher is not None:
         await ctx.dispatcher.stop()
+        if ctx.dispatcher.store is not ctx.db:
+            await ctx.dispatcher.store.dispose()

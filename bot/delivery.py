@@ -386,8 +386,11 @@ class Dispatcher:
         clock: Clock,
         policy: DeliveryPolicy,
         on_chat_problem: Callable[[int, str], Any] | None = None,
+        store: Database | None = None,
     ) -> None:
         self.db = db
+        # Where the dispatcher's own reads and writes go (default: db); see bot/app.py.
+        self.store = store or db
         self.bot = bot
         self.clock = clock
         self.policy = policy
@@ -432,7 +435,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Recover rows a crash left in flight, then start delivering."""
-        async with self.db.transaction() as session:
+        async with self.store.transaction() as session:
             self.released_on_start = await q.release_in_flight(session=session)
         if self.released_on_start:
             log.warning(
@@ -462,7 +465,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
-            async with self.db.transaction() as session:
+            async with self.store.transaction() as session:
                 due = await q.next_outbox_due(session=session)
             busy = self._local or self._outcomes
             if not busy and (due is None or due > self.clock.now()):
@@ -487,7 +490,7 @@ class Dispatcher:
 
     async def _idle_timeout(self) -> float:
         try:
-            async with self.db.transaction() as session:
+            async with self.store.transaction() as session:
                 due = await q.next_outbox_due(session=session)
         except Exception:
             log.exception("reading the next outbox deadline failed")
@@ -501,7 +504,7 @@ class Dispatcher:
         room = self.capacity - self._local
         if room <= 0:
             return 0
-        async with self.db.transaction() as session:
+        async with self.store.transaction() as session:
             rows = await q.claim_due_outbox(session=session, now=self.clock.now(), limit=room)
         for row in rows:
             self._local += 1
@@ -547,7 +550,7 @@ class Dispatcher:
     async def _edit_target(self, row: OutboxMessage) -> int | None:
         assert row.edit_of is not None
         message_id = self._sent_ids.get(row.edit_of)
-        async with self.db.transaction() as session:
+        async with self.store.transaction() as session:
             if await q.newer_pending_edit(session=session, edit_of=row.edit_of, after_id=row.id):
                 self._record(_Outcome(row.id, SKIPPED, error="superseded by a later edit"))
                 return None
@@ -637,7 +640,7 @@ class Dispatcher:
         text = str(exc).lower()
         if row.chat_id > 0:
             if "blocked" in text or "deactivated" in text:
-                async with self.db.transaction() as session:
+                async with self.store.transaction() as session:
                     await access_q.set_blocked(session=session, user_id=row.chat_id, blocked=True)
                 return _Outcome(row.id, BLOCKED, error=str(exc))
             return _Outcome(row.id, UNREACHABLE, error=str(exc))
@@ -658,7 +661,7 @@ class Dispatcher:
         return _Outcome(row.id, FAILED, error=str(exc))
 
     async def _chat_gone(self, chat_id: int, reason: str) -> None:
-        async with self.db.transaction() as session:
+        async with self.store.transaction() as session:
             chat = await access_q.get_chat(session=session, chat_id=chat_id)
             if chat is not None:
                 chat.bot_removed = True
@@ -670,7 +673,7 @@ class Dispatcher:
     async def _migrate(self, old_chat_id: int, new_chat_id: int) -> None:
         from bot import chats  # avoid a cycle: chats queues notifications through here
 
-        async with self.db.transaction() as session:
+        async with self.store.transaction() as session:
             await chats.follow_migration(
                 session=session,
                 old_chat_id=old_chat_id,
@@ -787,7 +790,7 @@ class Dispatcher:
         batch, self._outcomes = self._outcomes, []
         final = [o for o in batch if o.status != q.PENDING]
         try:
-            async with self.db.transaction() as session:
+            async with self.store.transaction() as session:
                 # One statement for all final outcomes: a broadcast finishes hundreds a second.
                 await q.finish_outbox_many(
                     session=session,

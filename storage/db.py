@@ -108,14 +108,15 @@ def _write_lock(database: str) -> asyncio.Lock:
     return lock
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, inline_sqlite: bool = True, **kwargs: Any) -> AsyncEngine:
     """Create an async engine, making the SQLite file's folder if needed."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault("async_creator", _inline_creator(database))
+            if inline_sqlite:
+                kwargs.setdefault("async_creator", _inline_creator(database))
         engine = create_async_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine
@@ -128,9 +129,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 class Database:
     """The engine and a session factory; callers own their transactions."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, inline_sqlite: bool = True, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = create_engine(url, **engine_kwargs)
+        self.engine = create_engine(url, inline_sqlite=inline_sqlite, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._commit_listeners: list[Callable[[dict[str, Any]], None]] = []
         database = make_url(url).database if self.is_sqlite else None
