@@ -542,9 +542,12 @@ class Dispatcher:
         await self.chat_limits.wait(row.chat_id)
         # The pacer first: sends waiting for their turn must not hold the slots of requests
         # in flight. A slot is free at once unless round trips outgrow ROUND_TRIP_ALLOWANCE.
-        await self.pacer.acquire()
-        async with self._slots:
-            outcome = await self._send(row, target)
+        send = await self.pacer.acquire()
+        try:
+            async with self._slots:
+                outcome = await self._send(row, target)
+        finally:
+            self.pacer.answered(send)
         self._record(outcome)
 
     async def _edit_target(self, row: OutboxMessage) -> int | None:

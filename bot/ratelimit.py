@@ -4,29 +4,46 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass
 
 # How far behind its plan the pacer may fall and still make the time up: an event loop
 # wakes sleepers a millisecond or more late, which at 1,000/s is a message or more each time.
 CATCH_UP = 0.05
 # How much earlier than planned a send may go, to spare the event loop a sleep of a moment.
 EARLY = 0.002
+# A send not yet answered is taken to have reached Telegram at most this long after it left.
+ARRIVAL_BOUND = 0.25
+
+
+@dataclass(slots=True)
+class Send:
+    """One send's moments: let go by the pacer, and answered by Telegram (None: not yet)."""
+
+    released: float
+    answered: float | None = None
+
+    def arrived_by(self) -> float:
+        """The latest moment the send can have reached Telegram."""
+        bound = self.released + ARRIVAL_BOUND
+        return bound if self.answered is None else min(self.answered, bound)
 
 
 class GlobalPacer:
     """Spaces sends evenly at `rate` per second and caps every sliding one-second window.
 
-    Even spacing alone allows `rate + 1` sends in a closed one-second window, and a busy
-    event loop wakes sleepers late and together; so the window is checked, one sender at a
-    time, against the moments sends were really let go, not the moments they were planned
-    for, with a small margin for the network's jitter on the way to Telegram.
+    Even spacing alone allows `rate + 1` sends in a closed one-second window, and a send can
+    be held up between leaving the pacer and reaching Telegram (a busy event loop, the
+    network) while later ones are not. So a send may go only a second after the send `rate`
+    places before it was answered: that one had surely arrived by then, and this one cannot
+    arrive before it leaves, so no one-second window at Telegram holds more than `rate`.
     """
 
-    def __init__(self, *, rate: float, margin: float = 0.015) -> None:
+    def __init__(self, *, rate: float, margin: float = 0.002) -> None:
         self.rate = rate
         self.margin = margin
         self.window = max(int(rate), 1)
         self._interval = 1.0 / rate
-        self._released: deque[float] = deque(maxlen=self.window)
+        self._sends: deque[Send] = deque(maxlen=self.window)
         self._next = 0.0
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
@@ -36,8 +53,8 @@ class GlobalPacer:
         loop = asyncio.get_running_loop()
         self._paused_until = max(self._paused_until, loop.time() + seconds)
 
-    async def acquire(self) -> None:
-        """Wait for this send's turn; the caller sends right after, without awaiting first."""
+    async def acquire(self) -> Send:
+        """Wait for this send's turn; the caller sends, then marks it answered."""
         loop = asyncio.get_running_loop()
         async with self._lock:
             while True:
@@ -45,15 +62,22 @@ class GlobalPacer:
                 # A send may go a little before its planned moment (sleeping less than the
                 # loop can time costs more than it gains), but never before the window allows.
                 ready = max(self._next - EARLY, self._paused_until)
-                if len(self._released) == self.window:
-                    ready = max(ready, self._released[0] + 1.0 + self.margin)
+                if len(self._sends) == self.window:
+                    ready = max(ready, self._sends[0].arrived_by() + 1.0 + self.margin)
                 if ready <= now:
                     break
                 await asyncio.sleep(ready - now)
-            self._released.append(now)
+            send = Send(released=now)
+            self._sends.append(send)
             # The spacing follows the plan, so a late wake-up is made up for by the next
             # sends (the window bounds the catch-up); after idling it starts afresh.
             self._next = max(self._next, now - CATCH_UP) + self._interval
+        return send
+
+    @staticmethod
+    def answered(send: Send) -> None:
+        """Note that Telegram answered a send (or it failed): it had arrived by now."""
+        send.answered = asyncio.get_running_loop().time()
 
 
 class PerChatLimits:
