@@ -20,7 +20,7 @@ from emulator.core import Emulator
 from emulator.models import User as EmulatorUser
 from emulator.server import EmulatorServer
 from storage.db import Database
-from tests.harness import BOT_USERNAME, TOKEN
+from tests.harness import BOT_USERNAME, TOKEN, enrol
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # `make bench` uses SQLite; BENCH_DB=postgresql measures on the local PostgreSQL instead.
@@ -150,32 +150,15 @@ async def add_people(
     emulator: Emulator, database_url: str, count: int, *, role: str = "staff", prefix: str = "P"
 ) -> list[EmulatorUser]:
     """Approved users who have started the bot, made directly rather than through chat."""
-    from storage import access as access_q
-
-    people = []
-    for index in range(count):
-        zh = index % 2 == 0
-        person = emulator.create_user(
-            f"{prefix}{index:06d}", language_code="zh-hans" if zh else "en"
-        )
-        emulator.private_chat(person).started = True
-        people.append(person)
+    people = [
+        emulator.create_user(f"{prefix}{i:06d}", language_code="zh-hans" if i % 2 == 0 else "en")
+        for i in range(count)
+    ]
     db = Database(database_url)
     try:
-        now = datetime.now(UTC)
         for start in range(0, count, 2000):
             async with db.transaction() as session:
-                for person in people[start : start + 2000]:
-                    user = await access_q.add_user(
-                        session=session,
-                        user_id=person.id,
-                        name=person.full_name,
-                        username=None,
-                        language="zh_CN" if person.language_code == "zh-hans" else "en",
-                        status="active",
-                        now=now,
-                    )
-                    await access_q.set_roles(session=session, user=user, roles=[role])
+                await enrol(session, emulator, people[start : start + 2000], roles=[role])
     finally:
         await db.dispose()
     return people

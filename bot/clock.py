@@ -51,15 +51,19 @@ class OffsetFileClock:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._offset = 0.0
 
     def now(self) -> datetime:
-        """The current time plus the file's offset."""
+        """The current time plus the file's offset (the last one read, if it cannot be read)."""
         try:
             with open(self.path, encoding="utf-8") as handle:
-                offset = float(handle.read().strip() or 0)
+                text = handle.read().strip()
+            # Empty while a writer is halfway through: keep the last offset, never jump back.
+            if text:
+                self._offset = float(text)
         except (OSError, ValueError):
-            offset = 0.0
-        return datetime.now(UTC) + timedelta(seconds=offset)
+            pass
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
 
 
 class ShiftedClock:

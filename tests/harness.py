@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.app import (
@@ -25,8 +26,10 @@ from bot.clock import ShiftedClock
 from bot.config import Policy, Settings
 from bot.context import AppContext
 from emulator.core import Emulator
+from emulator.models import User as EmulatorUser
 from emulator.server import EmulatorServer
 from emulator.testing import TelegramWorld, UserHandle
+from storage import access as access_q
 from storage.db import Database
 
 TOKEN = "5123456789:AAHtestTokenForIncidentBotJourneys0"
@@ -217,3 +220,26 @@ def bad_requests(emulator: Emulator, *, redelivered: bool = False) -> list[str]:
             continue
         found.append(f"{record.method}: {record.error}")
     return found
+
+
+async def enrol(
+    session: AsyncSession,
+    emulator: Emulator,
+    people: list[EmulatorUser],
+    *,
+    roles: list[str],
+) -> None:
+    """Approved users who have started the bot, written straight to the database (no chat)."""
+    now = datetime.now(UTC)
+    for person in people:
+        emulator.private_chat(person).started = True
+        user = await access_q.add_user(
+            session=session,
+            user_id=person.id,
+            name=person.full_name,
+            username=None,
+            language="zh_CN" if (person.language_code or "").startswith("zh") else "en",
+            status="active",
+            now=now,
+        )
+        await access_q.set_roles(session=session, user=user, roles=roles)

@@ -115,7 +115,10 @@ class BotProcess:
         from datetime import timedelta
 
         self._offset += timedelta(**delta).total_seconds()
-        self.clock_file.write_text(str(self._offset), encoding="utf-8")
+        # Written whole, then swapped in: the bot never reads a half-written file.
+        fresh = self.clock_file.with_suffix(".new")
+        fresh.write_text(str(self._offset), encoding="utf-8")
+        os.replace(fresh, self.clock_file)
 
     def log(self) -> str:
         """Everything the process wrote so far."""

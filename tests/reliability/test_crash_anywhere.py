@@ -25,10 +25,9 @@ import pytest
 from sqlalchemy import or_, select
 
 from emulator.testing import BotMessage, UserHandle
-from storage import access as access_q
 from storage.db import Database
 from storage.models import Incident, PatrolRound, TimelineEntry
-from tests.harness import Stage
+from tests.harness import Stage, enrol
 from tests.journeys.cast import Office, open_office
 from tests.journeys.test_warnings import compose
 from tests.proc import BotProcess
@@ -249,18 +248,7 @@ async def _add_people(stage: Stage, db: Database) -> list[UserHandle]:
     """A few hundred approved staff who started the bot, written straight to the database."""
     people = [stage.tg.user(f"Crash{i:03d}", lang="en") for i in range(PEOPLE)]
     async with db.transaction() as session:
-        for person in people:
-            stage.emulator.private_chat(person.user).started = True
-            user = await access_q.add_user(
-                session=session,
-                user_id=person.id,
-                name=person.name,
-                username=None,
-                language="en",
-                status="active",
-                now=datetime.now(UTC),
-            )
-            await access_q.set_roles(session=session, user=user, roles=["staff"])
+        await enrol(session, stage.emulator, [p.user for p in people], roles=["staff"])
     return people
 
 

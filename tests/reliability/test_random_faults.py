@@ -14,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from emulator.models import Chat
 from emulator.testing import UserHandle
-from storage import access as access_q
-from tests.harness import Stage, fast_policy
+from tests.harness import Stage, enrol, fast_policy
 from tests.journeys.cast import Office, enlist, open_office, report
 from tests.journeys.test_warnings import compose
 from tests.reliability.ledger import outbox_ledger
@@ -95,18 +93,7 @@ async def _passive_people(stage: Stage, office: Office) -> list[UserHandle]:
     """Staff who only receive: written straight to the database, never typing."""
     people = [stage.tg.user(f"Quiet{i:02d}", lang="en") for i in range(PASSIVE)]
     async with office.bot.ctx.db.transaction() as session:
-        for person in people:
-            stage.emulator.private_chat(person.user).started = True
-            user = await access_q.add_user(
-                session=session,
-                user_id=person.id,
-                name=person.name,
-                username=None,
-                language="en",
-                status="active",
-                now=datetime.now(UTC),
-            )
-            await access_q.set_roles(session=session, user=user, roles=["staff"])
+        await enrol(session, stage.emulator, [p.user for p in people], roles=["staff"])
     return people
 
 

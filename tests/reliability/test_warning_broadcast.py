@@ -6,15 +6,13 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from emulator.models import User as EmulatorUser
-from storage import access as access_q
 from storage.db import Database
-from tests.harness import Stage
+from tests.harness import Stage, enrol
 from tests.journeys.cast import open_office
 from tests.journeys.test_warnings import compose
 from tests.proc import FAST_POLICY, BotProcess
@@ -42,27 +40,14 @@ async def _office_in_process(stage: Stage, processes: Callable[..., BotProcess])
 async def _add_people(stage: Stage, database_url: str) -> list[EmulatorUser]:
     """Two thousand approved staff who have started the bot, made directly rather than by chat."""
     emulator = stage.emulator
-    people = []
-    for index in range(PEOPLE):
-        zh = index % 2 == 0
-        person = emulator.create_user(f"Staff{index:04d}", language_code="zh-hans" if zh else "en")
-        emulator.private_chat(person).started = True
-        people.append(person)
+    people = [
+        emulator.create_user(f"Staff{i:04d}", language_code="zh-hans" if i % 2 == 0 else "en")
+        for i in range(PEOPLE)
+    ]
     db = Database(database_url)
     try:
-        now = datetime.now(UTC)
         async with db.transaction() as session:
-            for person in people:
-                user = await access_q.add_user(
-                    session=session,
-                    user_id=person.id,
-                    name=person.full_name,
-                    username=None,
-                    language="zh_CN" if person.language_code == "zh-hans" else "en",
-                    status="active",
-                    now=now,
-                )
-                await access_q.set_roles(session=session, user=user, roles=["staff"])
+            await enrol(session, emulator, people, roles=["staff"])
     finally:
         await db.dispose()
     return people
