@@ -133,15 +133,7 @@ async def bot_broadcast(*, people: int, rate: float, paid: bool) -> dict[str, An
                 gc.collect()
                 gc.freeze()
                 groups = [office.leadership, office.tech_center, office.all_staff]
-                members = [
-                    office.admin,
-                    office.leader,
-                    office.deputy,
-                    office.tech,
-                    office.tech_lead,
-                    office.duty,
-                    office.staff,
-                ]
+                members = office.people()
                 chat_ids = [p.id for p in staff] + [m.id for m in members] + [g.id for g in groups]
                 mark = emulator.log.records[-1].seq
                 await preview.press("📢 Send")

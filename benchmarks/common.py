@@ -102,6 +102,14 @@ def rate_figures(times: Iterable[float], limit: float) -> dict[str, Any]:
     }
 
 
+async def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
 @asynccontextmanager
 async def fresh_database(label: str) -> AsyncIterator[str]:
     """A URL to an empty, migrated database, dropped afterwards."""
@@ -113,11 +121,7 @@ async def fresh_database(label: str) -> AsyncIterator[str]:
                 await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 await conn.execute(text(f'CREATE DATABASE "{name}"'))
             url = f"{PG_SERVER}/{name}"
-            db = Database(url)
-            try:
-                await db.migrate()
-            finally:
-                await db.dispose()
+            await _migrate(url)
             yield url
         finally:
             async with admin.connect() as conn:
@@ -126,11 +130,7 @@ async def fresh_database(label: str) -> AsyncIterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
-        db = Database(url)
-        try:
-            await db.migrate()
-        finally:
-            await db.dispose()
+        await _migrate(url)
         yield url
 
 

@@ -42,6 +42,18 @@ class Office:
     tech_center: GroupHandle
     all_staff: GroupHandle
 
+    def people(self) -> list[UserHandle]:
+        """Everyone in the office, admin first."""
+        return [
+            self.admin,
+            self.leader,
+            self.deputy,
+            self.tech,
+            self.tech_lead,
+            self.duty,
+            self.staff,
+        ]
+
 
 Starter = Callable[[list[UserHandle], dict[str, UserHandle]], Awaitable[Any]]
 

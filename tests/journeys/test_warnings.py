@@ -7,7 +7,7 @@ from datetime import timedelta
 from emulator.testing import BotMessage, UserHandle
 from storage import access as access_q
 from tests.harness import Stage
-from tests.journeys.cast import Office, enlist, open_office
+from tests.journeys.cast import enlist, open_office
 
 WHAT = "Ransomware is spreading through e-mail attachments named invoice.zip."
 DEFENCE = "Do not open unexpected attachments. Update antivirus signatures today."
@@ -70,18 +70,6 @@ async def send_and_finish(sender: UserHandle, preview: BotMessage) -> BotMessage
     return await status.wait_until("Finished.", timeout=15)
 
 
-def _everyone(office: Office) -> list[UserHandle]:
-    return [
-        office.admin,
-        office.leader,
-        office.deputy,
-        office.tech,
-        office.tech_lead,
-        office.duty,
-        office.staff,
-    ]
-
-
 async def test_r9_yellow_warning_reaches_everyone_and_the_sender_sees_the_counts(
     stage: Stage,
 ) -> None:
@@ -96,7 +84,7 @@ async def test_r9_yellow_warning_reaches_everyone_and_the_sender_sees_the_counts
     assert "Yellow warning" in preview.text and WHAT in preview.text
     status = await send_and_finish(office.tech, preview)
 
-    for person in _everyone(office):
+    for person in office.people():
         copy = await person.wait_for("Ransomware in e-mail attachments")
         assert "Yellow warning" in copy.text and DEFENCE in copy.text
         assert "Tech Sun" in copy.text
@@ -157,7 +145,7 @@ async def test_r9_a_leader_rejects_a_red_warning_and_nothing_goes_out(stage: Sta
     await office.tech_lead.wait_for("was rejected by Deputy Qian")
     await card.wait_until("驳回")
     await stage.settle()
-    for person in _everyone(office):
+    for person in office.people():
         assert all(
             "False alarm drill" not in m.text or m.chat_id == office.tech_lead.id
             for m in person.messages()
