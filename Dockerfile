@@ -14,6 +14,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY app ./app
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage

@@ -19,11 +19,11 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import func, insert, select
 
+from app.build import build_context
 from benchmarks.common import TOKEN, emit, fresh_database, running_emulator
-from bot import early_warning
-from bot.app import build_context
-from bot.config import Policy, Settings
-from bot.delivery import BULK
+from bot.platform.config import Policy, Settings
+from bot.platform.outbox import BULK
+from bot.warnings import early_warning
 from emulator.core import Emulator
 from emulator.server import EmulatorServer
 from emulator.testing import TelegramWorld, UserHandle

@@ -6,22 +6,16 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.commands import CommandRegistry
-from handlers import (
-    access,
-    chats,
-    contacts,
-    errors,
-    fallback,
-    flow,
-    handling,
-    incident,
-    patrol,
-    records,
-    report,
-    warning,
-)
-from handlers.flow import FlowRouter
+from bot.platform.commands import CommandRegistry
+from handlers import handling, records
+from handlers import patrols as patrol
+from handlers import warnings as warning
+from handlers.access import chats, contacts
+from handlers.access import users as access
+from handlers.incidents import card as incident
+from handlers.incidents import report
+from handlers.platform import errors, fallback, flow
+from handlers.platform.flow import FlowRouter
 
 FEATURES = [access, chats, contacts, report, incident, handling, patrol, warning, records]
 

@@ -14,17 +14,19 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import closing, conversations, incidents, playbooks, progress, report_doc
-from bot.closing import CloseDraft
-from bot.commands import CommandSpec, roles
-from bot.errors import Invalid, NotFound, ServiceError
-from bot.handling import may_start_drill
-from bot.incidents import Draft
-from bot.keyboards import Button, Keyboard, chunked
-from bot.roles import Level, Role
-from bot.timeparse import parse_when
-from handlers import report
-from handlers.common import (
+from bot.handling import closing, playbooks, progress, report_doc
+from bot.handling.actions import may_start_drill
+from bot.handling.closing import CloseDraft
+from bot.incidents import reports
+from bot.incidents.model import Draft
+from bot.platform import conversations
+from bot.platform.commands import CommandSpec, roles
+from bot.platform.errors import Invalid, NotFound, ServiceError
+from bot.platform.keyboards import Button, Keyboard, chunked
+from bot.platform.roles import Level, Role
+from bot.platform.timeparse import parse_when
+from handlers.incidents import report
+from handlers.platform.common import (
     BotContext,
     answer,
     command_args,
@@ -34,7 +36,7 @@ from handlers.common import (
     reply,
     reply_parts,
 )
-from handlers.flow import router
+from handlers.platform.flow import router
 from messages import common
 from messages import handling as texts
 from messages.common import error_text, level_label, purpose_label
@@ -256,7 +258,7 @@ async def update_command(update: Update, context: BotContext) -> None:
     text = command_text(update)[len(args[0]) :].strip()
     try:
         async with ctx.db.transaction() as session:
-            found = await incidents.find(session=session, ref=args[0])
+            found = await reports.find(session=session, ref=args[0])
         if found is None:
             raise NotFound("incidents.not_found")
         if not text:

@@ -9,17 +9,24 @@ from telegram import InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot import records, stats
-from bot.commands import CommandSpec, roles
-from bot.errors import Invalid, ServiceError
-from bot.keyboards import Button, Keyboard
-from bot.roles import Role
-from handlers.common import BotContext, answer, command_args, command_text, edit_or_reply, reply
+from bot.platform.commands import CommandSpec, roles
+from bot.platform.errors import Invalid, ServiceError
+from bot.platform.keyboards import Button, Keyboard
+from bot.platform.roles import Role
+from bot.records import browse, stats
+from handlers.platform.common import (
+    BotContext,
+    answer,
+    command_args,
+    command_text,
+    edit_or_reply,
+    reply,
+)
 from messages import records as texts
 from messages.common import STALE_BUTTON, error_text
 
 HANDLERS = roles(Role.DUTY, Role.TECH_CENTER, Role.LEADER)
-EXPORTERS = roles(*records.EXPORT_ROLES)
+EXPORTERS = roles(*browse.EXPORT_ROLES)
 HELP_WORDS = {"help", "?", "？", "帮助"}
 
 
@@ -28,7 +35,7 @@ def _today(context: BotContext) -> date:
     return ctx.now().astimezone(ctx.policy.tz).date()
 
 
-def _list_text(context: BotContext, language: str, page: records.Page) -> tuple[str, Keyboard]:
+def _list_text(context: BotContext, language: str, page: browse.Page) -> tuple[str, Keyboard]:
     r = context.app_ctx.renderer
     search = page.search
     if search.is_default:
@@ -54,13 +61,13 @@ async def list_command(update: Update, context: BotContext) -> None:
     try:
         # Who may not search hears that first, not how to search.
         async with ctx.db.transaction() as session:
-            await records.check_reader(session=session, user_id=user.id)
+            await browse.check_reader(session=session, user_id=user.id)
         if typed.strip().casefold() in HELP_WORDS:
             await reply(update, ctx.renderer.render(language, "records/usage", error=None))
             return
-        search = records.parse_filter(typed, today=_today(context))
+        search = browse.parse_filter(typed, today=_today(context))
         async with ctx.db.transaction() as session:
-            page = await records.search(session=session, ctx=ctx, user_id=user.id, search=search)
+            page = await browse.search(session=session, ctx=ctx, user_id=user.id, search=search)
     except Invalid as exc:
         error = error_text(language, exc.key, **exc.params)
         await reply(update, ctx.renderer.render(language, "records/usage", error=error))
@@ -79,13 +86,13 @@ async def page_button(update: Update, context: BotContext) -> None:
     ctx = context.app_ctx
     language = context.reply_language(update)
     try:
-        search, number = records.from_page_data(query.data)
+        search, number = browse.from_page_data(query.data)
     except ValueError:
         await answer(query, ctx.renderer.label(language, STALE_BUTTON), alert=True)
         return
     try:
         async with ctx.db.transaction() as session:
-            page = await records.search(
+            page = await browse.search(
                 session=session,
                 ctx=ctx,
                 user_id=update.effective_user.id,
@@ -108,7 +115,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
     assert user is not None and chat is not None
     try:
         async with ctx.db.transaction() as session:
-            await records.check_reader(session=session, user_id=user.id)
+            await browse.check_reader(session=session, user_id=user.id)
         period, drills = stats.parse_period(command_text(update), today=_today(context))
         async with ctx.db.transaction() as session:
             figures = await stats.statistics(
@@ -137,9 +144,9 @@ async def export_command(update: Update, context: BotContext) -> None:
         await reply(update, error_text(language, "records.private_only"))
         return
     try:
-        request = records.parse_export(command_args(update), today=_today(context))
+        request = browse.parse_export(command_args(update), today=_today(context))
         async with ctx.db.transaction() as session:
-            made = await records.export(
+            made = await browse.export(
                 session=session, ctx=ctx, user_id=user.id, request=request, language=language
             )
     except ServiceError as exc:
@@ -162,6 +169,6 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CommandSpec("export", texts.CMD_EXPORT, EXPORTERS, order=13),
     )
     app.add_handler(CommandHandler("incidents", list_command))
-    app.add_handler(CallbackQueryHandler(page_button, pattern=rf"^{records.CALLBACK_PREFIX}:"))
+    app.add_handler(CallbackQueryHandler(page_button, pattern=rf"^{browse.CALLBACK_PREFIX}:"))
     app.add_handler(CommandHandler("stats", stats_command))
     app.add_handler(CommandHandler("export", export_command))

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from bot.app import (
+from app.build import (
     AnyApplication,
     build_application,
     build_context,
@@ -22,9 +22,9 @@ from bot.app import (
     on_stop,
     webhook_parameters,
 )
-from bot.clock import ShiftedClock
-from bot.config import Policy, Settings
-from bot.context import AppContext
+from bot.platform.clock import ShiftedClock
+from bot.platform.config import Policy, Settings
+from bot.platform.context import AppContext
 from emulator.core import Emulator
 from emulator.models import User as EmulatorUser
 from emulator.server import EmulatorServer

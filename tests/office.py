@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.app import build_context
-from bot.clock import ManualClock
-from bot.config import Policy, Settings
-from bot.context import AppContext
+from app.build import build_context
+from bot.platform.clock import ManualClock
+from bot.platform.config import Policy, Settings
+from bot.platform.context import AppContext
 from storage import access as access_q
 from storage.db import Database
 

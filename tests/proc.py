@@ -70,7 +70,7 @@ class BotProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
+            "app.cli",
             "run",
             cwd=str(self.workdir),
             env=self.env,

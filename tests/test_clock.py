@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.clock import OffsetFileClock
+from bot.platform.clock import OffsetFileClock
 
 
 def test_a_half_written_offset_file_never_moves_the_clock_back(tmp_path: Path) -> None:

@@ -10,15 +10,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import cron, delivery, early_warning
-from bot.app import build_context
-from bot.clock import ManualClock
-from bot.config import Policy, Settings
-from bot.context import AppContext
-from bot.early_warning import WarningDraft
-from bot.errors import Invalid, NotAllowed, Stale
+from app.build import build_context
+from bot.platform import cron, outbox
+from bot.platform.clock import ManualClock
+from bot.platform.config import Policy, Settings
+from bot.platform.context import AppContext
+from bot.platform.errors import Invalid, NotAllowed, Stale
+from bot.warnings import early_warning
+from bot.warnings.early_warning import WarningDraft
 from storage import access as access_q
-from storage import runtime as runtime_q
+from storage import platform as runtime_q
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -178,7 +179,7 @@ async def test_r9_a_broadcast_is_one_batch_for_the_audience_and_the_bound_chats(
     warning = sent.warning
     assert not sent.waiting_for_approval and warning.batch_id is not None
     async with ctx.db.transaction() as session:
-        counts = await delivery.batch_counts(session=session, batch_id=warning.batch_id)
+        counts = await outbox.batch_counts(session=session, batch_id=warning.batch_id)
         rows = await _batch(session, warning.batch_id)
     assert sorted(r.chat_id for r in rows) == [-200, -100, STAFF, DUTY, BLOCKED]
     assert (counts.total, counts.blocked, counts.pending) == (5, 1, 4)
@@ -198,7 +199,7 @@ async def test_r9_red_from_the_tech_center_waits_and_only_a_leader_decides(
     warning_id = sent.warning.id
     assert sent.waiting_for_approval and sent.approvers == "leaders"
     async with ctx.db.transaction() as session:
-        cards = await delivery.copies(session=session, ref=early_warning.approval_ref(warning_id))
+        cards = await outbox.copies(session=session, ref=early_warning.approval_ref(warning_id))
         assert [c.chat_id for c in cards] == [LEADER]
         with pytest.raises(NotAllowed):
             await early_warning.decide(
@@ -209,7 +210,7 @@ async def test_r9_red_from_the_tech_center_waits_and_only_a_leader_decides(
             session=session, ctx=ctx, warning_id=warning_id, leader_id=LEADER, approve=True
         )
         assert warning.status == "active" and warning.batch_id is not None
-        counts = await delivery.batch_counts(session=session, batch_id=warning.batch_id)
+        counts = await outbox.batch_counts(session=session, batch_id=warning.batch_id)
     assert counts.total == 5 + 2
     async with ctx.db.transaction() as session:
         with pytest.raises(Stale):
@@ -241,8 +242,8 @@ async def test_r9_a_leaders_warning_is_lifted_by_leaders_and_its_queue_withdrawn
             session=session, ctx=ctx, warning_id=warning_id, user_id=LEADER, note="Contained."
         )
         assert warning.batch_id is not None and warning.lift_batch_id is not None
-        first = await delivery.batch_counts(session=session, batch_id=warning.batch_id)
-        lift = await delivery.batch_counts(session=session, batch_id=warning.lift_batch_id)
+        first = await outbox.batch_counts(session=session, batch_id=warning.batch_id)
+        lift = await outbox.batch_counts(session=session, batch_id=warning.lift_batch_id)
         assert not await runtime_q.pending_timers(session=session, kind=early_warning.REPEAT)
     assert first.skipped == 6 and first.pending == 0
     assert lift.total == 7 and lift.pending == 6

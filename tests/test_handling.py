@@ -15,17 +15,19 @@ import pytest
 from docx import Document
 from sqlalchemy import select
 
-from bot import chats, closing, handling, incidents, playbooks, progress
-from bot.clock import ManualClock
-from bot.closing import CloseDraft
-from bot.config import ConfigError, Policy, load_policy
-from bot.context import AppContext
-from bot.errors import Invalid, NotAllowed, Stale
-from bot.incidents import Draft
+from bot.access import chats
+from bot.handling import actions, closing, playbooks, progress
+from bot.handling.closing import CloseDraft
+from bot.incidents import lifecycle, reports
+from bot.incidents.model import Draft
+from bot.platform.clock import ManualClock
+from bot.platform.config import ConfigError, Policy, load_policy
+from bot.platform.context import AppContext
+from bot.platform.errors import Invalid, NotAllowed, Stale
 from storage import access as access_q
 from storage import handling as handling_q
 from storage import incidents as incident_q
-from storage import runtime as runtime_q
+from storage import platform as runtime_q
 from storage.db import Database
 from storage.models import Incident, OutboxMessage
 from tests.office import ADMIN, DUTY, LEADER, STAFF, TECH, service_office
@@ -78,9 +80,9 @@ async def new_incident(
         is_drill=drill,
     )
     async with ctx.db.transaction() as session:
-        submitted = await incidents.submit(session=session, ctx=ctx, reporter_id=STAFF, draft=draft)
+        submitted = await reports.submit(session=session, ctx=ctx, reporter_id=STAFF, draft=draft)
         if acknowledge_by is not None:
-            await incidents.acknowledge(
+            await lifecycle.acknowledge(
                 session=session,
                 ctx=ctx,
                 incident_id=submitted.incident.id,
@@ -239,7 +241,7 @@ async def test_update_reminder_fires_once_per_interval_and_an_update_resets_it(
     """R7: the handler in charge is reminded after the level's interval, once per interval."""
     incident_id = await new_incident(ctx)
     async with ctx.db.transaction() as session:
-        await incidents.take_charge(session=session, ctx=ctx, incident_id=incident_id, user_id=TECH)
+        await lifecycle.take_charge(session=session, ctx=ctx, incident_id=incident_id, user_id=TECH)
 
     async def reminders() -> list[OutboxMessage]:
         async with ctx.db.transaction() as session:
@@ -468,7 +470,7 @@ def test_only_organisers_start_drills() -> None:
         return person
 
     for role in ("tech_center", "leader", "admin"):
-        handling.may_start_drill(user(role))
+        actions.may_start_drill(user(role))
     for role in ("staff", "duty"):
         with pytest.raises(NotAllowed):
-            handling.may_start_drill(user(role))
+            actions.may_start_drill(user(role))

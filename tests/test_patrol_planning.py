@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import duty, patrols, roster
-from bot.app import build_context
-from bot.clock import ManualClock
-from bot.config import Policy, Settings
-from bot.context import AppContext
-from bot.roles import Role
+from app.build import build_context
+from bot.patrols import duty, patrol_rounds, roster
+from bot.platform.clock import ManualClock
+from bot.platform.config import Policy, Settings
+from bot.platform.context import AppContext
+from bot.platform.roles import Role
 from storage import access as access_q
 from storage import patrols as q
-from storage import runtime as runtime_q
+from storage import platform as runtime_q
 from storage.db import Database
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -37,7 +37,7 @@ def _context(db: Database, clock: ManualClock, **policy: object) -> AppContext:
 
 async def _plan(ctx: AppContext) -> int:
     async with ctx.db.transaction() as session:
-        return await patrols.plan(session=session, ctx=ctx)
+        return await patrol_rounds.plan(session=session, ctx=ctx)
 
 
 async def _rounds(ctx: AppContext) -> list[tuple[date, str]]:
@@ -60,7 +60,7 @@ async def test_first_planning_creates_the_rest_of_today_and_tomorrow(db: Databas
     ]
     assert await _plan(ctx) == 0, "planning twice adds nothing"
     async with db.transaction() as session:
-        timers = await runtime_q.pending_timers(session=session, kind=patrols.DUE)
+        timers = await runtime_q.pending_timers(session=session, kind=patrol_rounds.DUE)
     assert [t.due_at for t in timers] == [
         _at(MONDAY, 16),
         _at(MONDAY + timedelta(days=1), 9),
@@ -98,7 +98,7 @@ async def test_a_changed_schedule_drops_future_rounds_it_no_longer_has(db: Datab
         (MONDAY + timedelta(days=1), "10:00"),
     ]
     async with db.transaction() as session:
-        timers = await runtime_q.pending_timers(session=session, kind=patrols.DUE)
+        timers = await runtime_q.pending_timers(session=session, kind=patrol_rounds.DUE)
     assert [t.due_at for t in timers] == [_at(MONDAY + timedelta(days=1), 10)]
 
 

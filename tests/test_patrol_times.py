@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bot.config import DutyPolicy, PatrolKind, PatrolPolicy, Policy
-from bot.errors import Invalid
-from bot.patrol_times import due_times, irregular_times, is_working_day, regular_times
-from bot.roster import duty_day_at, handover_moment, parse_day, rotation_index, shift_begins
+from bot.patrols.patrol_times import due_times, irregular_times, is_working_day, regular_times
+from bot.patrols.roster import duty_day_at, handover_moment, parse_day, rotation_index, shift_begins
+from bot.platform.config import DutyPolicy, PatrolKind, PatrolPolicy, Policy
+from bot.platform.errors import Invalid
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 11, 23)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bot.ratelimit import GlobalPacer
+from bot.platform.ratelimit import GlobalPacer
 
 
 def _busiest_second(times: list[float]) -> int:

@@ -20,13 +20,15 @@ from matplotlib import font_manager
 from matplotlib.text import Text
 from sqlalchemy import event, select
 
-from bot import charts, chats, records, scheduler, stats
-from bot.app import build_context
-from bot.clock import ManualClock
-from bot.config import Policy, Settings
-from bot.context import AppContext
-from bot.errors import Invalid, NotAllowed
-from bot.records import IncidentFilter, Period, parse_filter
+from app.build import build_context
+from bot.access import chats
+from bot.platform import scheduler
+from bot.platform.clock import ManualClock
+from bot.platform.config import Policy, Settings
+from bot.platform.context import AppContext
+from bot.platform.errors import Invalid, NotAllowed
+from bot.records import browse, charts, stats
+from bot.records.browse import IncidentFilter, Period, parse_filter
 from messages.render import Renderer
 from storage import access as access_q
 from storage import records as records_q
@@ -171,7 +173,7 @@ filters = st.builds(
     IncidentFilter,
     status=st.sampled_from(["open", "closed", "all"]),
     level=st.sampled_from([None, "large", "medium", "small"]),
-    category=st.sampled_from([None, *records.Category]).map(lambda c: c and str(c)),
+    category=st.sampled_from([None, *browse.Category]).map(lambda c: c and str(c)),
     period=st.one_of(
         st.none(),
         st.builds(Period, st.integers(1000, 9998), st.one_of(st.none(), st.integers(1, 12))),
@@ -179,9 +181,7 @@ filters = st.builds(
     drills=st.booleans(),
     text=st.one_of(
         st.none(),
-        st.text(min_size=1, max_size=40).filter(
-            lambda t: len(t.encode()) <= records.TEXT_MAX_BYTES
-        ),
+        st.text(min_size=1, max_size=40).filter(lambda t: len(t.encode()) <= browse.TEXT_MAX_BYTES),
     ),
 )
 
@@ -189,9 +189,9 @@ filters = st.builds(
 @given(search=filters, page=st.integers(0, 99999))
 def test_page_buttons_carry_any_filter_within_64_bytes(search: IncidentFilter, page: int) -> None:
     """R13: the callback data round-trips every filter and stays within Telegram's 64 bytes."""
-    data = records.page_data(search, page)
+    data = browse.page_data(search, page)
     assert len(data.encode()) <= 64
-    assert records.from_page_data(data) == (search, page)
+    assert browse.from_page_data(data) == (search, page)
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,7 @@ def test_page_buttons_carry_any_filter_within_64_bytes(search: IncidentFilter, p
 def test_forged_page_data_is_refused(data: str) -> None:
     """R13: a button whose data is not one of ours is refused, not guessed at."""
     with pytest.raises(ValueError):
-        records.from_page_data(data)
+        browse.from_page_data(data)
 
 
 def test_every_word_the_usage_lists_is_understood() -> None:
@@ -228,7 +228,7 @@ async def _all_pages(ctx: AppContext, typed: str) -> list[str]:
     page_number = 0
     while True:
         async with ctx.db.transaction() as session:
-            page = await records.search(
+            page = await browse.search(
                 session=session, ctx=ctx, user_id=DUTY, search=search, page=page_number
             )
         numbers += [incident.number for incident in page.incidents]
@@ -259,7 +259,7 @@ async def test_search_is_refused_to_staff(ctx: AppContext) -> None:
     """R13 R14: the records are for duty officers, the tech center and leaders."""
     async with ctx.db.transaction() as session:
         with pytest.raises(NotAllowed):
-            await records.search(session=session, ctx=ctx, user_id=STAFF, search=IncidentFilter())
+            await browse.search(session=session, ctx=ctx, user_id=STAFF, search=IncidentFilter())
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -338,7 +338,7 @@ async def _queries(ctx: AppContext) -> dict[str, int]:
             await stats.statistics(session=session, ctx=ctx, user_id=DUTY, period=Period(YEAR))
         found["stats"] = len(statements)
         with counting(ctx.db) as statements:
-            await records.search(
+            await browse.search(
                 session=session,
                 ctx=ctx,
                 user_id=DUTY,
@@ -425,18 +425,18 @@ async def test_export_rows_neutralise_formulas_and_keep_chinese(
     ctx: AppContext, seeded: list[Seeded]
 ) -> None:
     """R13: the incident table has every incident of the days asked, drills marked."""
-    request = records.parse_export(["incidents", "2025", "xlsx"], today=TODAY)
+    request = browse.parse_export(["incidents", "2025", "xlsx"], today=TODAY)
     assert (request.first, request.last, request.fmt) == (
         date(2025, 1, 1),
         date(2025, 12, 31),
         "xlsx",
     )
     async with ctx.db.transaction() as session:
-        made = await records.export(
+        made = await browse.export(
             session=session, ctx=ctx, user_id=TECH, request=request, language="zh_CN"
         )
         with pytest.raises(NotAllowed):
-            await records.export(
+            await browse.export(
                 session=session, ctx=ctx, user_id=DUTY, request=request, language="zh_CN"
             )
         audit = await access_q.audit_entries(session=session, action="records.exported")
@@ -458,9 +458,9 @@ async def test_export_of_warnings_lists_every_warning_composed(
     ctx: AppContext, sent_warnings: list[SeededWarning]
 ) -> None:
     """R9 R13: the warnings table has each warning of the period with status and deliveries."""
-    request = records.parse_export(["预警", "2025"], today=TODAY)
+    request = browse.parse_export(["预警", "2025"], today=TODAY)
     async with ctx.db.transaction() as session:
-        made = await records.export(
+        made = await browse.export(
             session=session, ctx=ctx, user_id=LEADER, request=request, language="en"
         )
     rows = list(csv.reader(io.StringIO(made.content.decode("utf-8-sig"))))
@@ -497,7 +497,7 @@ async def test_export_of_warnings_lists_every_warning_composed(
 def test_export_usage_errors(words: list[str], key: str) -> None:
     """R13: /export says what it expects."""
     with pytest.raises(Invalid) as caught:
-        records.parse_export(words, today=TODAY)
+        browse.parse_export(words, today=TODAY)
     assert caught.value.key == key
 
 

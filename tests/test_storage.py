@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
 from storage import access as access_q
-from storage import runtime as q
+from storage import platform as q
 from storage.db import Database
 from storage.models import Base
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import Invalid
-from bot.sources import parse_source
-from bot.timeparse import parse_when
+from bot.incidents.sources import parse_source
+from bot.platform.errors import Invalid
+from bot.platform.timeparse import parse_when
 from emulator.html import parse_html
 from messages import catalog
 from messages.fit import TEXT_LIMIT, split_html, truncate_html, utf16_len

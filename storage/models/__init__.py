@@ -5,7 +5,7 @@ from storage.models.base import Base
 from storage.models.handling import ChecklistTick, SituationReport
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.patrols import DutyOverride, PatrolRound
-from storage.models.runtime import Conversation, OutboxMessage, Timer
+from storage.models.platform import Conversation, OutboxMessage, Timer
 from storage.models.warnings import EarlyWarning, WarningBroadcast
 
 __all__ = [

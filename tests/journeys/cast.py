@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config import Policy
+from bot.platform.config import Policy
 from emulator.testing import GroupHandle, UserHandle
 from tests.harness import Bot, Stage
 

@@ -167,7 +167,7 @@ async def test_contacts_show_configured_numbers_in_international_form(stage: Sta
         '[[contacts]]\nposition = "tech_lead"\nname = "陈工"\nmobile = "+86 137 1234 5678"\n',
         encoding="utf-8",
     )
-    from bot.config import load_policy
+    from bot.platform.config import load_policy
     from tests.harness import fast_policy
 
     policy = fast_policy(**load_policy(config).model_dump(include={"contacts", "phone_area_code"}))

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.clock import ShiftedClock
+from bot.platform.clock import ShiftedClock
 from emulator.testing import UserHandle
 from storage import access as access_q
 from storage import incidents as incidents_q

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from matplotlib import image
 from openpyxl import load_workbook
 
-from bot import charts, stats
-from bot.records import Period
+from bot.records import charts, stats
+from bot.records.browse import Period
 from emulator.testing import BotMessage, UserHandle
 from messages.records import period_label
 from storage import access as access_q

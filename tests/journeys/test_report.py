@@ -147,8 +147,8 @@ async def test_staff_cannot_declare_a_special_period(stage: Stage) -> None:
 
 async def _contacts(stage: Stage, office: object) -> None:
     """Put the tech lead, deputy and leader on the contacts card with their Telegram ids."""
-    from bot import contacts
-    from bot.roles import Position
+    from bot.access import contacts
+    from bot.platform.roles import Position
 
     bot = office.bot  # type: ignore[attr-defined]
     async with bot.ctx.db.transaction() as session:

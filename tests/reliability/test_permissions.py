@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import incidents as incident_service
-from bot import playbooks
-from bot.incidents import Draft
+from bot.handling import playbooks
+from bot.incidents import reports
+from bot.incidents.model import Draft
 from emulator.testing import BotMessage, GroupHandle, UserHandle
 from storage import access as access_q
 from storage import incidents as incident_q
@@ -403,9 +403,7 @@ async def _new_incident(
         files_done=True,
     )
     async with ctx.db.transaction() as session:
-        done = await incident_service.submit(
-            session=session, ctx=ctx, reporter_id=reporter.id, draft=draft
-        )
+        done = await reports.submit(session=session, ctx=ctx, reporter_id=reporter.id, draft=draft)
         return done.incident
 
 

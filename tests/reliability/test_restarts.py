@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from storage import runtime as runtime_q
+from storage import platform as runtime_q
 from storage.db import Database
 from tests.harness import Stage
 from tests.journeys.cast import open_office, report

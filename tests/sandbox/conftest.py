@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Policy
-from bot.sandbox import TOKEN, Sandbox
+from app.sandbox import TOKEN, Sandbox
+from bot.platform.config import Policy
 from emulator.testing import GroupHandle, TelegramWorld, UserHandle
 from tests.harness import bad_requests
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Locator, Page, async_playwright, expect
 
-from bot.sandbox import Persona, Sandbox, persona
+from app.sandbox import Persona, Sandbox, persona
 
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 FLAGS = [

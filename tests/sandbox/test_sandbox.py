@@ -11,10 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import duty
-from bot.config import Policy
-from bot.roles import ChatPurpose
-from bot.sandbox import (
+from app.sandbox import (
     CAST,
     DATABASE_FILE,
     MESSAGE_IDS_PER_RUN,
@@ -24,6 +21,9 @@ from bot.sandbox import (
     persona,
     reset,
 )
+from bot.patrols import duty
+from bot.platform.config import Policy
+from bot.platform.roles import ChatPurpose
 from emulator.testing import UserHandle
 from storage import access as access_q
 from tests.journeys.cast import report

@@ -1,0 +1,161 @@
+"""The `incident-bot` command: run, sandbox, migrate, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.platform.config import ConfigError, Policy, Settings, load_policy, load_settings
+
+log = logging.getLogger("incident_bot")
+
+NO_TOKEN = """\
+TELEGRAM_BOT_TOKEN is not set, so the bot cannot talk to Telegram.
+
+  1. Create a bot with @BotFather in Telegram and copy its token.
+  2. export TELEGRAM_BOT_TOKEN=123456:ABC...   (or put it in a .env file)
+  3. export ADMIN_IDS=<your Telegram user id>   so that you can approve others
+  4. run again.
+
+To try the bot without Telegram, run `incident-bot sandbox`.
+"""
+
+
+def _load() -> tuple[Settings, Policy]:
+    settings = load_settings()
+    policy = load_policy(settings.incident_bot_config)
+    return settings, policy
+
+
+def _configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL, and the URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+async def _migrate(url: str) -> None:
+    from storage.db import Database
+
+    db = Database(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+def cmd_check_config(_args: argparse.Namespace) -> int:
+    """Validate the environment and the policy file; name the bad key."""
+    try:
+        settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    source = settings.incident_bot_config
+    print(f"environment: ok (token {'set' if settings.telegram_bot_token else 'NOT set'})")
+    print(
+        f"policy: ok ({source if source.exists() else 'built-in defaults'}; "
+        f"time zone {policy.timezone}; {len(policy.contacts)} contacts)"
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_migrate(settings.database_url))
+    print("database is up to date")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Migrate, then run the bot until interrupted."""
+    try:
+        settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    _configure_logging(args.verbose)
+    asyncio.run(_migrate(settings.database_url))
+    from telegram import Update
+
+    from app.build import build_application, build_context, webhook_parameters
+
+    ctx = build_context(settings, policy)
+    app = build_application(ctx)
+    if settings.webhook_url:
+        log.info(
+            "taking updates by webhook on %s:%s", settings.webhook_listen, settings.webhook_port
+        )
+        app.run_webhook(allowed_updates=Update.ALL_TYPES, **webhook_parameters(settings))
+    else:
+        log.info("taking updates by long polling")
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run the emulator, its web chat and the bot with a ready office, on this machine only."""
+    from app import sandbox
+
+    data_dir = Path(args.data_dir)
+    if args.reset:
+        removed = sandbox.reset(data_dir)
+        print(f"sandbox reset: {len(removed)} file(s) removed from {data_dir}")
+    try:
+        settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    _configure_logging(args.verbose)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    port = settings.sandbox_port if args.port is None else args.port
+    running = sandbox.Sandbox(data_dir=data_dir, host=args.host, port=port, policy=policy)
+    try:
+        asyncio.run(sandbox.serve(running))
+    except sandbox.SandboxError as exc:
+        print(f"{exc}\nChoose another port with --port.", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="incident-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="migrate the database and start the bot")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.set_defaults(func=cmd_run)
+    box = sub.add_parser("sandbox", help="try the bot in a browser, without Telegram")
+    box.add_argument("--reset", action="store_true", help="start over with an empty database")
+    box.add_argument("--host", default="127.0.0.1", help="address of the web chat")
+    box.add_argument("--port", type=int, help="port of the web chat (default 8080; 0: any)")
+    box.add_argument("--data-dir", default="data/sandbox", help="where the sandbox keeps data")
+    box.add_argument("-v", "--verbose", action="store_true")
+    box.set_defaults(func=cmd_sandbox)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "check-config", help="validate the environment and the policy file"
+    ).set_defaults(func=cmd_check_config)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

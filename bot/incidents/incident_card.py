@@ -1,0 +1,112 @@
+"""The incident card: its text, its buttons, and editing every copy in place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.incidents import routing
+from bot.incidents.model import Status
+from bot.platform import outbox
+from bot.platform.context import AppContext
+from bot.platform.keyboards import Button, Keyboard
+from storage import access as access_q
+from storage.models import Incident, OutboxMessage, User
+
+
+def card_ref(incident_id: int) -> str:
+    """The outbox reference shared by every copy of an incident's card."""
+    return f"inc:{incident_id}:card"
+
+
+async def people(*, session: AsyncSession, incident: Incident) -> dict[int, User]:
+    """The users an incident's card names (reporter, acknowledger, handler)."""
+    ids = {incident.reporter_id, incident.acknowledged_by, incident.handler_id}
+    found: dict[int, User] = {}
+    for user_id in ids:
+        if user_id is not None:
+            user = await access_q.get_user(session=session, user_id=user_id)
+            if user is not None:
+                found[user_id] = user
+    return found
+
+
+def card_keyboard(ctx: AppContext, language: str, incident: Incident) -> Keyboard:
+    """The buttons a card carries at the incident's current stage."""
+    from messages import incidents as texts
+
+    label = ctx.renderer.label
+    rows: Keyboard = []
+    if incident.status == Status.REPORTED:
+        rows.append(
+            [
+                Button(label(language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"),
+                Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}"),
+            ]
+        )
+    elif incident.status == Status.ACKNOWLEDGED:
+        rows.append([Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}")])
+    for extra in CARD_BUTTONS:
+        rows.extend(extra(ctx, language, incident))
+    rows.append([Button(label(language, texts.DETAILS), data=f"inc:info:{incident.id}")])
+    return rows
+
+
+# Later stages (checklists, updates, resolution) add their buttons to the card here.
+CARD_BUTTONS: list[Any] = []
+
+
+def build_card(
+    ctx: AppContext,
+    language: str,
+    incident: Incident,
+    names: dict[int, User],
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, Keyboard]:
+    """An incident's card text and buttons in a language."""
+    text = ctx.renderer.render(
+        language, "incidents/card", incident=incident, names=names, **(extra or {})
+    )
+    return text, card_keyboard(ctx, language, incident)
+
+
+async def card_context(*, session: AsyncSession, incident: Incident) -> dict[str, Any]:
+    """Extra values the card template shows (features add theirs through CARD_CONTEXT)."""
+    values: dict[str, Any] = {}
+    for provider in CARD_CONTEXT:
+        values.update(await provider(session, incident))
+    return values
+
+
+CARD_CONTEXT: list[Any] = []
+
+
+CardForLanguage = Callable[[str], tuple[str, Keyboard]]
+
+
+async def card_for(
+    *, session: AsyncSession, ctx: AppContext, incident: Incident
+) -> CardForLanguage:
+    """The incident's card as it stands now, ready to render in any language."""
+    names = await people(session=session, incident=incident)
+    extra = await card_context(session=session, incident=incident)
+
+    def build(language: str) -> tuple[str, Keyboard]:
+        return build_card(ctx, language, incident, names, extra)
+
+    return build
+
+
+async def refresh_cards(*, session: AsyncSession, ctx: AppContext, incident: Incident) -> int:
+    """Edit every copy of the incident's card, in every chat, to its current state."""
+    card = await card_for(session=session, ctx=ctx, incident=incident)
+    languages = await routing.chat_languages(session=session, incident_id=incident.id)
+
+    def build(row: OutboxMessage) -> tuple[str, Keyboard | None]:
+        return card(languages.get(row.chat_id, "zh_CN"))
+
+    return await outbox.edit_copies(
+        session=session, ref=card_ref(incident.id), now=ctx.now(), build=build
+    )

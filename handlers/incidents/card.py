@@ -1,0 +1,163 @@
+"""The incident card's buttons, /incident and /special_period (R4, R5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.incidents import incident_card, lifecycle, reports, routing
+from bot.platform.commands import CommandSpec, roles
+from bot.platform.errors import ServiceError
+from bot.platform.roles import Role
+from handlers.platform.common import BotContext, answer, command_args, reply, reply_parts
+from messages import incidents as texts
+from messages.common import STALE_BUTTON, error_text
+from storage import incidents as incident_q
+
+HANDLERS = roles(Role.DUTY, Role.TECH_CENTER, Role.LEADER)
+
+
+async def card_button(update: Update, context: BotContext) -> None:
+    """Acknowledge, Take charge or Details pressed on a card, in any chat."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and update.effective_user is not None
+    ctx = context.app_ctx
+    r, language = ctx.renderer, context.language
+    try:
+        _, action, raw_id = query.data.split(":")
+        incident_id = int(raw_id)
+    except ValueError:
+        await answer(query, r.label(language, STALE_BUTTON), alert=True)
+        return
+    if action == "info":
+        await _details_privately(update, context, incident_id)
+        return
+    service = {"ack": lifecycle.acknowledge, "take": lifecycle.take_charge}.get(action)
+    if service is None:
+        await answer(query, r.label(language, STALE_BUTTON), alert=True)
+        return
+    try:
+        async with ctx.db.transaction() as session:
+            await service(
+                session=session, ctx=ctx, incident_id=incident_id, user_id=update.effective_user.id
+            )
+    except ServiceError as exc:
+        await answer(query, error_text(language, exc.key, **exc.params), alert=True)
+        return
+    done = texts.ACKNOWLEDGED_ALERT if action == "ack" else texts.TAKEN_ALERT
+    await answer(query, r.label(language, done))
+
+
+async def _details_privately(update: Update, context: BotContext, incident_id: int) -> None:
+    ctx = context.app_ctx
+    query = update.callback_query
+    user = update.effective_user
+    assert user is not None
+    r, language = ctx.renderer, context.language
+    async with ctx.db.transaction() as session:
+        incident = await incident_q.get_incident(session=session, incident_id=incident_id)
+        if incident is None:
+            await answer(query, error_text(language, "incidents.not_found"), alert=True)
+            return
+        if not await reports.viewable(session=session, ctx=ctx, user_id=user.id, incident=incident):
+            await answer(query, error_text(language, "incidents.not_allowed"), alert=True)
+            return
+        parts = await _detail_parts(context, session, incident)
+    in_private = (
+        update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+    )
+    try:
+        for part in parts:
+            await context.bot.send_message(chat_id=user.id, text=part, parse_mode="HTML")
+    except Forbidden:
+        await answer(query, r.label(language, texts.START_PRIVATE_ALERT), alert=True)
+        return
+    await answer(query, None if in_private else r.label(language, texts.DETAILS_SENT_ALERT))
+
+
+async def _detail_parts(context: BotContext, session: Any, incident: Any) -> list[Markup]:
+    ctx = context.app_ctx
+    entries = list(await incident_q.timeline(session=session, incident_id=incident.id))
+    names = await incident_card.people(session=session, incident=incident)
+    for entry in entries:
+        if entry.actor_id and entry.actor_id not in names:
+            from storage import access as access_q
+
+            person = await access_q.get_user(session=session, user_id=entry.actor_id)
+            if person is not None:
+                names[entry.actor_id] = person
+    extra = await incident_card.card_context(session=session, incident=incident)
+    return ctx.renderer.render_parts(
+        context.language,
+        "incidents/detail",
+        incident=incident,
+        names=names,
+        timeline=entries,
+        **extra,
+    )
+
+
+async def show_command(update: Update, context: BotContext) -> None:
+    """/incident 2026-0001: one incident with its timeline."""
+    ctx = context.app_ctx
+    args = command_args(update)
+    user = update.effective_user
+    assert user is not None
+    if not args:
+        await reply(update, error_text(context.reply_language(update), "incidents.usage_incident"))
+        return
+    async with ctx.db.transaction() as session:
+        incident = await reports.find(session=session, ref=args[0])
+        if incident is None:
+            await reply(update, error_text(context.reply_language(update), "incidents.not_found"))
+            return
+        if not await reports.viewable(session=session, ctx=ctx, user_id=user.id, incident=incident):
+            await reply(update, error_text(context.reply_language(update), "incidents.not_allowed"))
+            return
+        parts = await _detail_parts(context, session, incident)
+    await reply_parts(update, parts)
+
+
+async def special_period_command(update: Update, context: BotContext) -> None:
+    """/special_period on|off: leaders add the leadership chat to every level's route."""
+    ctx = context.app_ctx
+    args = [a.lower() for a in command_args(update)]
+    user = update.effective_user
+    assert user is not None
+    if not args or args[0] not in ("on", "off", "开", "关"):
+        async with ctx.db.transaction() as session:
+            on = await routing.special_period_on(session=session)
+        await reply(
+            update,
+            ctx.renderer.render(context.reply_language(update), "incidents/special_status", on=on),
+        )
+        return
+    wanted = args[0] in ("on", "开")
+    try:
+        async with ctx.db.transaction() as session:
+            await routing.set_special_period(session=session, ctx=ctx, leader_id=user.id, on=wanted)
+    except ServiceError as exc:
+        await reply(update, error_text(context.reply_language(update), exc.key, **exc.params))
+        return
+    await reply(
+        update,
+        ctx.renderer.render(context.reply_language(update), "incidents/special_status", on=wanted),
+    )
+
+
+def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register the card buttons and the incident commands."""
+    app.bot_data["commands"].add(
+        CommandSpec("incident", texts.CMD_INCIDENT, HANDLERS, order=11),
+        CommandSpec(
+            "special_period", texts.CMD_SPECIAL_PERIOD, roles(Role.LEADER), order=30, group=True
+        ),
+    )
+    app.add_handler(CallbackQueryHandler(card_button, pattern=r"^inc:(ack|take|info):"))
+    app.add_handler(CommandHandler("incident", show_command))
+    app.add_handler(CommandHandler("special_period", special_period_command))

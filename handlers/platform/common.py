@@ -1,0 +1,167 @@
+"""Small helpers every handler uses: the context, the viewer, replies and keyboards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.access.users import Person
+from bot.platform.context import AppContext
+from bot.platform.keyboards import Keyboard
+from messages.i18n import language_from_telegram
+from messages.render import as_html
+from storage.models import Conversation, User
+
+log = logging.getLogger(__name__)
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's callback context plus the user record the access gate loaded."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.viewer: User | None = None
+        # The sender's conversation as the gate read it (when it read one), for the handler
+        # that starts right after it.
+        self.gate_conversation: Conversation | None = None
+        self.gate_read_conversation = False
+        self.language: str = "zh_CN"
+        self.chat_language: str = "zh_CN"
+
+    def reply_language(self, update: Update) -> str:
+        """What to write in the chat: the user's language in private, the group's in groups."""
+        chat = update.effective_chat
+        return self.language if chat is None or chat.type == "private" else self.chat_language
+
+    @property
+    def app_ctx(self) -> AppContext:
+        """The bot's shared services."""
+        ctx = self.application.bot_data["ctx"]
+        assert isinstance(ctx, AppContext)
+        return ctx
+
+
+def person(update: Update) -> Person:
+    """The sender of an update, as the services know people."""
+    user = update.effective_user
+    assert user is not None
+    return Person(
+        id=user.id,
+        name=user.full_name or user.username or str(user.id),
+        username=user.username,
+        language_code=user.language_code,
+    )
+
+
+def language_of(update: Update, viewer: User | None) -> str:
+    """The language to answer in: the user's saved choice, else their Telegram language."""
+    if viewer is not None:
+        return viewer.language
+    user = update.effective_user
+    return language_from_telegram(user.language_code if user else None)
+
+
+def markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    """An inline keyboard for PTB."""
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.text, callback_data=b.data)
+                if b.data is not None
+                else InlineKeyboardButton(b.text, url=b.url)
+                for b in row
+            ]
+            for row in keyboard
+        ]
+    )
+
+
+async def reply(update: Update, text: str, keyboard: Keyboard | None = None) -> Message | None:
+    """Answer in the chat the update came from: a rendered template, or plain text escaped."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    bot = update.get_bot()
+    return await bot.send_message(
+        chat_id=chat.id,
+        text=as_html(text),
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup(keyboard),
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+
+
+async def reply_parts(
+    update: Update, parts: Sequence[str], keyboard: Keyboard | None = None
+) -> None:
+    """Answer with several messages (a long text split), the keyboard on the last."""
+    for index, part in enumerate(parts):
+        await reply(update, part, keyboard if index == len(parts) - 1 else None)
+
+
+async def edit_or_reply(
+    update: Update, text: str, keyboard: Keyboard | None = None
+) -> Message | None:
+    """Edit the message whose button was pressed, or answer anew when that fails."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            result = await query.edit_message_text(
+                text=as_html(text),
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(keyboard),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+            return result if isinstance(result, Message) else None
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return None
+            log.info("could not edit message, sending a new one: %s", exc)
+    return await reply(update, text, keyboard)
+
+
+async def answer(query: CallbackQuery | None, text: str | None = None, alert: bool = False) -> None:
+    """Answer a button press (always, so the client stops spinning)."""
+    if query is None:
+        return
+    try:
+        await query.answer(text=text[:200] if text else None, show_alert=alert)
+    except BadRequest as exc:
+        log.info("could not answer callback query: %s", exc)
+
+
+def command_args(update: Update) -> list[str]:
+    """Words after the command, as typed."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return []
+    return message.text.split()[1:]
+
+
+def command_text(update: Update) -> str:
+    """Everything after the command word, spacing kept."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return ""
+    parts = message.text.split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
