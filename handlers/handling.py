@@ -15,17 +15,14 @@ from telegram.error import Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.handling import closing, playbooks, progress, report_doc
-from bot.handling.actions import may_start_drill
 from bot.handling.closing import CloseDraft
 from bot.incidents import reports
-from bot.incidents.model import Draft
 from bot.platform import conversations
 from bot.platform.commands import CommandSpec, roles
 from bot.platform.errors import Invalid, NotFound, ServiceError
 from bot.platform.keyboards import Button, Keyboard, chunked
 from bot.platform.roles import Level, Role
 from bot.platform.timeparse import parse_when
-from handlers.incidents import report
 from handlers.platform.common import (
     BotContext,
     answer,
@@ -697,32 +694,14 @@ async def report_doc_command(update: Update, context: BotContext) -> None:
         await reply(update, error_text(language, exc.key, **exc.params))
 
 
-async def drill_command(update: Update, context: BotContext) -> None:
-    """/drill: start a report that is a drill, marked as one everywhere it goes."""
-    language = context.reply_language(update)
-    try:
-        may_start_drill(context.viewer)
-    except ServiceError as exc:
-        await reply(update, error_text(language, exc.key, **exc.params))
-        return
-    if not _in_private(update):
-        await reply(update, error_text(language, "handling.private_only"))
-        return
-    await report.begin(update, context, Draft(is_drill=True))
-
-
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the card's handling buttons, the conversations and their commands."""
     app.bot_data["commands"].add(
         CommandSpec("update", texts.CMD_UPDATE, HANDLERS, order=12, group=True),
         CommandSpec("report_doc", texts.CMD_REPORT_DOC, HANDLERS, order=13, group=True),
-        CommandSpec(
-            "drill", texts.CMD_DRILL, roles(Role.TECH_CENTER, Role.LEADER, Role.ADMIN), order=20
-        ),
     )
     app.add_handler(CommandHandler("update", update_command))
     app.add_handler(CommandHandler("report_doc", report_doc_command))
-    app.add_handler(CommandHandler("drill", drill_command))
     app.add_handler(CallbackQueryHandler(card_button, pattern=r"^hd:"))
     app.add_handler(CallbackQueryHandler(flow_button, pattern=r"^hf:"))
     flows = router(app)

@@ -21,6 +21,7 @@ from handlers.platform.flow import router
 from messages import common
 from messages import warnings as texts
 from messages.common import error_text, role_label
+from messages.conversations import kind_label
 from storage.models import Conversation
 
 KIND = "warning"
@@ -204,7 +205,7 @@ async def button(update: Update, context: BotContext) -> None:
             await conversations.end(session=session, user_id=update.effective_user.id)
         await edit_or_reply(
             update,
-            r.render(language, "conversations/cancelled", kind=convo.kind),
+            r.render(language, "conversations/cancelled", what=kind_label(language, convo.kind)),
         )
         return
     if convo.kind != KIND:

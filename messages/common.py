@@ -47,6 +47,10 @@ CONFIRM = N_("Confirm")
 YES = N_("Yes")
 NO = N_("No")
 
+EDIT_FIELD = N_("✏️ %(field)s")
+RESUME = N_("Continue it")
+RESTART = N_("Start over")
+
 STALE_BUTTON = N_("This button is no longer active.")
 UNKNOWN_ERROR = N_("Something went wrong. Please try again.")
 

@@ -25,3 +25,11 @@ def kind_label(language: str, kind: str) -> str:
 
 
 TEMPLATE_HELPERS = {"kind_name": kind_label}
+
+SENT_PRIVATELY = N_("I sent you a private message to continue.")
+START_PRIVATE = N_("Please start a private chat with me first (send me /start).")
+
+ERRORS = {
+    "conversations.want_button": N_("Please choose with the buttons below."),
+    "conversations.want_text": N_("Please answer in words."),
+}

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from messages.i18n import N_
+from messages.common import level_label
+from messages.i18n import N_, gettext_for
 
 WHEN_NOW = N_("Just now")
 WHEN_HOUR = N_("Within the last hour")
 WHEN_TODAY = N_("Earlier today")
 SUBMIT = N_("📨 Submit")
-EDIT_FIELD = N_("✏️ %(field)s")
-RESUME = N_("Continue it")
-RESTART = N_("Start over")
 FIELDS = {
     "category": N_("Category"),
     "level": N_("Level"),
@@ -52,3 +50,18 @@ ERRORS = {
     "report.incomplete": N_("The report is missing: %(fields)s."),
     "report.private_only": N_("Please report in a private chat with me."),
 }
+
+
+LEVEL_ICONS = {"large": "🔴", "medium": "🟠", "small": "🟡"}
+
+
+def level_button(language: str, level: str) -> str:
+    """A level's button: its mark and its name."""
+    return f"{LEVEL_ICONS.get(level, '')} {level_label(language, level)}".strip()
+
+
+def when_text(language: str, moment: str, precision: str) -> str:
+    """When it happened, as told: '09:30', or 'within the hour before 09:30'."""
+    if precision in PRECISION:
+        return f"{gettext_for(language, PRECISION[precision])} {moment}"
+    return moment

@@ -18,6 +18,27 @@ from storage import access as access_q
 from storage import incidents as q
 from storage.models import Incident
 
+# What a report's typed answers may hold: the flow asks within these, submit checks again.
+WHERE_LIMIT = 200
+WHAT_LIMIT = 2000
+MAX_FILES = 10
+
+
+def check_where(text: str) -> str:
+    """Where it happened: 1 to WHERE_LIMIT characters."""
+    value = text.strip()
+    if not 1 <= len(value) <= WHERE_LIMIT:
+        raise Invalid("report.bad_where")
+    return value
+
+
+def check_what(text: str) -> str:
+    """What is seen: 1 to WHAT_LIMIT characters."""
+    value = text.strip()
+    if not 1 <= len(value) <= WHAT_LIMIT:
+        raise Invalid("report.bad_what", length=len(value))
+    return value
+
 
 @dataclass
 class Submitted:
@@ -35,6 +56,11 @@ async def submit(
     gaps = draft.missing()
     if gaps:
         raise Invalid("report.incomplete", fields=", ".join(gaps))
+    assert draft.location is not None and draft.description is not None
+    draft.location = check_where(draft.location)
+    draft.description = check_what(draft.description)
+    if len(draft.files) > MAX_FILES:
+        raise Invalid("report.too_many_files")
     reporter = await access_q.get_user(session=session, user_id=reporter_id)
     if reporter is None:
         raise NotFound("access.no_such_user")
@@ -67,7 +93,7 @@ async def submit(
         special_period=special,
         details={"context": draft.context} if draft.context else {},
     )
-    for item in draft.files[:10]:
+    for item in draft.files:
         await q.add_attachment(
             session=session,
             incident=incident,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.platform.clock import Clock
 from bot.platform.config import Policy, Settings
+from bot.platform.flows import Engine, Env, Flows
 from bot.platform.scheduler import Scheduler
 from messages.render import Renderer
 from storage.db import Database
@@ -28,6 +29,16 @@ class AppContext:
     scheduler: Scheduler
     dispatcher: Dispatcher | None = None
     bot_username: str = "incident_bot"
+    flows: Flows = field(default_factory=Flows)
+
+    @property
+    def engine(self) -> Engine:
+        """The guided-flow engine over the declared flows."""
+        return Engine(self.flows)
+
+    def env(self) -> Env:
+        """What a flow's steps may consult: the time now and the rest of the context."""
+        return Env(now=self.now(), ctx=self)
 
     def now(self) -> datetime:
         """The current UTC time from the configured clock."""

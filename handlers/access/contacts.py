@@ -252,6 +252,5 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CommandSpec("contacts", access_texts.CMD_CONTACTS, order=5, group=True)
     )
     app.add_handler(CommandHandler("contacts", show))
-    app.add_handler(CallbackQueryHandler(show_button, pattern=r"^menu:contacts$"))
     app.add_handler(CallbackQueryHandler(button, pattern=r"^ct:"))
     router(app).register(KIND, on_message)

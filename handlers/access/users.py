@@ -19,13 +19,24 @@ from telegram.ext import (
 )
 
 from bot.access import chats, users
+from bot.access.buttons import MenuPress
 from bot.access.permissions import is_admin
-from bot.platform import conversations
+from bot.platform import conversations, flows
 from bot.platform.commands import CommandRegistry, CommandSpec, roles
 from bot.platform.errors import ServiceError
 from bot.platform.keyboards import Button, Keyboard
 from bot.platform.roles import ROLE_ORDER, Role, UserStatus
-from handlers.platform.common import BotContext, answer, command_args, language_of, person, reply
+from handlers.access import contacts
+from handlers.incidents import report
+from handlers.platform.common import (
+    BotContext,
+    answer,
+    command_args,
+    language_of,
+    on_button,
+    person,
+    reply,
+)
 from handlers.platform.flow import ask_again
 from messages import access as texts
 from messages import common
@@ -63,10 +74,10 @@ def main_menu(language: str, renderer: Renderer) -> Keyboard:
     """The buttons under /start and /help."""
     label = renderer.label
     return [
-        [Button(label(language, texts.REPORT_BUTTON), data="rep:new")],
+        [Button(label(language, texts.REPORT_BUTTON), data=MenuPress("report").pack())],
         [
-            Button(label(language, texts.CONTACTS_BUTTON), data="menu:contacts"),
-            Button(label(language, texts.HELP_BUTTON), data="menu:help"),
+            Button(label(language, texts.CONTACTS_BUTTON), data=MenuPress("contacts").pack()),
+            Button(label(language, texts.HELP_BUTTON), data=MenuPress("help").pack()),
         ],
     ]
 
@@ -98,7 +109,10 @@ async def gate(update: Update, context: BotContext) -> None:
     context.language = language_of(update, viewer)
     context.gate_conversation = convo
     context.gate_read_conversation = viewer is not None
-    if convo is not None and conversations.handled_before(convo, update.update_id):
+    if convo is not None and (
+        conversations.handled_before(convo, update.update_id)
+        or flows.handled_before(convo, update.update_id)
+    ):
         await ask_again(update, context, convo)
         raise ApplicationHandlerStop
     acting = update.callback_query is not None or (
@@ -286,6 +300,16 @@ async def invite(update: Update, context: BotContext) -> None:
     )
 
 
+async def menu_button(update: Update, context: BotContext, press: MenuPress) -> None:
+    """A main-menu button: report, contacts or help."""
+    if press.item == "report":
+        await report.start_command(update, context)
+    elif press.item == "contacts":
+        await contacts.show_button(update, context)
+    else:
+        await help_command(update, context)
+
+
 async def help_command(update: Update, context: BotContext) -> None:
     """/help: the commands this user's roles allow."""
     ctx = context.app_ctx
@@ -461,7 +485,7 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CallbackQueryHandler(help_command, pattern=r"^menu:help$"))
+    app.add_handler(on_button(MenuPress, menu_button))
     app.add_handler(CommandHandler(["lang", "language"], language_command, filters=private))
     app.add_handler(CallbackQueryHandler(language_button, pattern=r"^lang:(zh_CN|en)$"))
     app.add_handler(CallbackQueryHandler(decide, pattern=r"^acc:"))

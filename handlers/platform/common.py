@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -16,11 +17,13 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, CallbackQueryHandler, ExtBot
 
 from bot.access.users import Person
+from bot.platform.buttons import ButtonData
 from bot.platform.context import AppContext
 from bot.platform.keyboards import Keyboard
+from messages.common import STALE_BUTTON as STALE
 from messages.i18n import language_from_telegram
 from messages.render import as_html
 from storage.models import Conversation, User
@@ -140,10 +143,23 @@ async def edit_or_reply(
     return await reply(update, text, keyboard)
 
 
+# Queries answered lately: Telegram takes one answer per press, so a second is skipped.
+_ANSWERED: OrderedDict[str, None] = OrderedDict()
+_ANSWERED_KEPT = 10_000
+
+
+def answered(query: CallbackQuery) -> bool:
+    """Whether this press was answered already."""
+    return query.id in _ANSWERED
+
+
 async def answer(query: CallbackQuery | None, text: str | None = None, alert: bool = False) -> None:
-    """Answer a button press (always, so the client stops spinning)."""
-    if query is None:
+    """Answer a button press once (the first answer is the one the person sees)."""
+    if query is None or query.id in _ANSWERED:
         return
+    _ANSWERED[query.id] = None
+    if len(_ANSWERED) > _ANSWERED_KEPT:
+        _ANSWERED.popitem(last=False)
     try:
         await query.answer(text=text[:200] if text else None, show_alert=alert)
     except BadRequest as exc:
@@ -165,3 +181,24 @@ def command_text(update: Update) -> str:
         return ""
     parts = message.text.split(maxsplit=1)
     return parts[1] if len(parts) > 1 else ""
+
+
+B = TypeVar("B", bound=ButtonData)
+
+
+def on_button(
+    kind: type[B], callback: Callable[[Update, BotContext, B], Awaitable[None]]
+) -> CallbackQueryHandler[BotContext, None]:
+    """A handler for one kind of button; the callback receives the parsed value."""
+
+    async def handle(update: Update, context: BotContext) -> None:
+        query = update.callback_query
+        assert query is not None
+        value = kind.parse(query.data)
+        if value is None:
+            # PTB hands a press without data to every pattern handler: refuse it politely.
+            await answer(query, context.app_ctx.renderer.label(context.language, STALE), alert=True)
+            return
+        await callback(update, context, value)
+
+    return CallbackQueryHandler(handle, pattern=kind.matches)

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from handlers.platform.common import answer, answered
 from messages import common
 from messages.i18n import gettext_for
 
@@ -22,8 +23,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     language = getattr(context, "language", "zh_CN")
     text = gettext_for(language, common.UNKNOWN_ERROR)
     try:
-        if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+        if update.callback_query is not None and not answered(update.callback_query):
+            await answer(update.callback_query, text, alert=True)
         else:
             await context.bot.send_message(chat_id=update.effective_chat.id, text=text)
     except TelegramError:

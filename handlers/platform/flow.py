@@ -10,8 +10,11 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.platform import conversations
-from handlers.platform.common import BotContext, answer, reply
+from bot.platform.flows import FlowPress, FlowResume
+from handlers.platform import flows
+from handlers.platform.common import BotContext, answer, on_button, reply
 from handlers.platform.fallback import not_understood
+from messages.conversations import kind_label
 from storage.models import Conversation
 
 FlowStep = Callable[[Update, BotContext, Conversation], Awaitable[None]]
@@ -62,6 +65,8 @@ async def private_message(update: Update, context: BotContext) -> None:
     """Hand a typed answer to the conversation waiting for it."""
     user = update.effective_user
     assert user is not None
+    if await flows.on_message(update, context):
+        return
     convo = await load(context, user.id)
     handler = router(context.application).on_message.get(convo.kind) if convo else None
     if convo is None or handler is None:
@@ -78,9 +83,15 @@ async def private_message(update: Update, context: BotContext) -> None:
 async def ask_again(update: Update, context: BotContext, convo: Conversation) -> None:
     """An update handled before a crash came again: answer it, and ask the current question."""
     ctx = context.app_ctx
+    chat = update.effective_chat
+    if ctx.flows.get(convo.kind) is not None:
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            await flows.ask_again(update, context)
+        elif update.callback_query is not None:
+            await answer(update.callback_query)
+        return
     if update.callback_query is not None:
         await answer(update.callback_query)
-    chat = update.effective_chat
     if chat is None or chat.type != ChatType.PRIVATE:
         return
     repeat = router(context.application).on_repeat.get(convo.kind)
@@ -104,6 +115,8 @@ async def cancel(update: Update, context: BotContext) -> None:
     ctx = context.app_ctx
     user = update.effective_user
     assert user is not None
+    if await flows.on_cancel(update, context):
+        return
     convo = await load(context, user.id)
     if convo is not None:
         hook = router(context.application).on_cancel.get(convo.kind)
@@ -114,7 +127,9 @@ async def cancel(update: Update, context: BotContext) -> None:
     await reply(
         update,
         ctx.renderer.render(
-            context.language, "conversations/cancelled", kind=convo.kind if convo else None
+            context.language,
+            "conversations/cancelled",
+            what=kind_label(context.language, convo.kind) if convo else None,
         ),
     )
 
@@ -123,5 +138,7 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register /cancel and the conversation router (after every command handler)."""
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("cancel", cancel, filters=private))
+    app.add_handler(on_button(FlowPress, flows.on_press))
+    app.add_handler(on_button(FlowResume, flows.on_resume))
     answers = private & (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
     app.add_handler(MessageHandler(answers, private_message))

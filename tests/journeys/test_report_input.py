@@ -74,8 +74,10 @@ async def test_text_at_a_button_step_and_photo_at_a_text_step(stage: Stage) -> N
     await staff.send("/report")
     await staff.wait_for("What kind of incident")
     await staff.send("a virus I think")
-    await staff.wait_for("choose with the buttons")
-    await (await staff.wait_for("What kind of incident")).press("Virus spread")
+    refusal = await staff.wait_for("choose with the buttons")
+    # The reason comes with the step's question and buttons again, so nobody scrolls up.
+    assert "What kind of incident" in refusal.text
+    await refusal.press("Virus spread")
     prompt = await staff.wait_for("Choose the level")
     await prompt.press(next(b.text for row in prompt.buttons for b in row if "small" in b.text))
     await (await staff.wait_for("When did it happen")).press("Within the last hour")
@@ -161,7 +163,7 @@ async def test_resume_offer_when_starting_a_second_report(stage: Stage) -> None:
     staff = office.staff
     await _to_step(staff, "where")
     await staff.send("/report")
-    offer = await staff.wait_for("unfinished report")
+    offer = await staff.wait_for("unfinished incident report")
     await offer.press("Continue it")
     await staff.wait_for("Where did it happen")
 

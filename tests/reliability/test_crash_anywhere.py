@@ -202,7 +202,7 @@ async def _type_report(
         "Do you know where it comes from": ("press", "Skip"),
         "Add photos or files": ("press", "Done"),
         "Please check your report": ("press", "📨 Submit"),
-        "You have an unfinished report": ("press", "Continue it"),
+        "You have an unfinished incident report": ("press", "Continue it"),
         "Your report is in": ("done", ""),
     }
     await user.send("/report")
