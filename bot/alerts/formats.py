@@ -76,7 +76,10 @@ class PayloadTooLarge(BadPayload):
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert, whatever sent it. Times are aware UTC; None where the sender left them unset."""
+    """One alert, whatever sent it. Times are aware UTC; None where the sender left them unset.
+
+    Frozen, but not hashable (labels and annotations are dicts): key on ``fingerprint``.
+    """
 
     kind: Kind
     source: str  # the configured source it came through

@@ -55,7 +55,9 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class CompiledRule:
+    """A policy rule with its expressions compiled, named as messages name it."""
+
     label: str
     source: str | None
     equal: tuple[tuple[str, str], ...]
@@ -63,6 +65,7 @@ class _Rule:
     policy: AlertRule
 
     def matches(self, alert: Alert) -> bool:
+        """Whether every condition of the rule holds for the alert."""
         if self.source is not None and alert.source != self.source:
             return False
         labels = alert.labels
@@ -91,12 +94,12 @@ class Rulebook:
         self.categories = {name: tuple(subtypes) for name, subtypes in categories.items()}
         if FALLBACK_CATEGORY not in self.categories:
             raise ValueError(f"the categories must include {FALLBACK_CATEGORY!r}")
-        self.rules: list[_Rule] = []
+        self.rules: list[CompiledRule] = []
         for index, rule in enumerate(policy.rules):
             label = f"{rule.name} (rules[{index}])" if rule.name else f"rules[{index}]"
             self._check(label, rule.category, rule.subtype)
             self.rules.append(
-                _Rule(
+                CompiledRule(
                     label=label,
                     source=rule.source,
                     equal=tuple(rule.match.items()),
@@ -114,7 +117,7 @@ class Rulebook:
         if subtype is not None and subtype not in self.categories.get(category or "", ()):
             raise ValueError(f"{label}: {subtype!r} is not a sub-type of {category!r}")
 
-    def match(self, alert: Alert) -> _Rule | None:
+    def match(self, alert: Alert) -> CompiledRule | None:
         """The first rule that matches the alert."""
         return next((rule for rule in self.rules if rule.matches(alert)), None)
 
