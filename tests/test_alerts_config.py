@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
+from bot.alerts.formats import KINDS
 from bot.incidents.model import SUBTYPES, Category
 from bot.platform.config import (
     CATEGORY_NAMES,
     CATEGORY_SUBTYPES,
+    AlertSourceKind,
     AlertsPolicy,
     ConfigError,
     Policy,
@@ -61,8 +64,9 @@ def test_alerts_are_off_by_default() -> None:
     assert alerts.sources == [] and alerts.rules == []
 
 
-def test_categories_are_the_incidents_own() -> None:
-    """The policy's copy of the categories and sub-types is the incidents package's."""
+def test_categories_and_kinds_are_the_owners_own() -> None:
+    """The policy's copies of the categories, sub-types and source kinds are their owners'."""
+    assert get_args(AlertSourceKind) == KINDS
     assert list(CATEGORY_NAMES) == [category.value for category in Category]
     assert {str(k): v for k, v in SUBTYPES.items()} == CATEGORY_SUBTYPES
 

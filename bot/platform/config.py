@@ -490,7 +490,8 @@ class WarningPolicy(_Section):
 
 # --- Monitoring alerts (R16) ---------------------------------------------------------------
 
-ALERT_SOURCE_KINDS = ("alertmanager", "grafana", "json")
+# The formats bot.alerts.formats reads (a test keeps them equal).
+AlertSourceKind = Literal["alertmanager", "grafana", "json"]
 # The sub-types a category has, as bot.incidents.model.SUBTYPES says (a test keeps them equal).
 CATEGORY_SUBTYPES: dict[str, tuple[str, ...]] = {"intrusion": ("internet", "extranet")}
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -567,7 +568,7 @@ class AlertSource(_Section):
     """A monitoring system that may post alerts: it posts to /alerts/<name> with its token."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
-    kind: Literal["alertmanager", "grafana", "json"]
+    kind: AlertSourceKind
     # The NAME of the environment variable that holds the source's bearer token.
     token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     defaults: AlertDefaults = Field(default_factory=AlertDefaults)
