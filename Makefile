@@ -9,7 +9,7 @@ XDIST ?= -n 2
 CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 
-.PHONY: test test-sqlite test-postgresql lint run sandbox browser fonts messages bench clean
+.PHONY: test test-sqlite test-postgresql lint run sandbox browser alertmanager fonts messages bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,24 @@ browser:
 		chromium fonts-wqy-microhei fonts-noto-color-emoji >/dev/null || \
 	echo "warning: installing Chromium failed: browser tests will be skipped"
 
+## alertmanager: install Debian's Prometheus Alertmanager for the alert tests unless it is there
+# The tests start their own; the package's service is switched off so it holds no ports.
+alertmanager:
+	@if [ -n "$$ALERTMANAGER" ]; then test -x "$$ALERTMANAGER" && exit 0; \
+	elif command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "warning: no Alertmanager and no root to install it: its tests will be skipped (they fail under CI)"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "warning: no apt-get to install prometheus-alertmanager: its tests will be skipped (set ALERTMANAGER=...)"; exit 0; fi; \
+	echo "installing prometheus-alertmanager for the alert tests"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		prometheus-alertmanager >/dev/null || \
+	echo "warning: installing prometheus-alertmanager failed: its tests will be skipped"; \
+	if [ -d /run/systemd/system ]; then \
+		$$sudo systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true; fi
+
 ## fonts: a font with Chinese glyphs for the statistics charts, unless one is there
 fonts:
 	@command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list :lang=zh family)" ] && exit 0; \
@@ -55,10 +73,10 @@ fonts:
 		fonts-noto-cjk fontconfig >/dev/null || \
 	echo "warning: installing fonts-noto-cjk failed: charts get English labels"
 
-test-sqlite: $(STAMP) browser fonts
+test-sqlite: $(STAMP) browser alertmanager fonts
 	INCIDENT_BOT_TEST_DB=sqlite $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP) browser fonts
+test-postgresql: $(STAMP) browser alertmanager fonts
 	INCIDENT_BOT_TEST_DB=postgresql $(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 ## run: the bot on Telegram when TELEGRAM_BOT_TOKEN is set (environment or .env), else the sandbox

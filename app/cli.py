@@ -1,10 +1,12 @@
-"""The `incident-bot` command: run, sandbox, migrate, check-config."""
+"""The `incident-bot` command: run, sandbox, migrate, check-config, alerts test."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +66,47 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
         f"policy: ok ({source if source.exists() else 'built-in defaults'}; "
         f"time zone {policy.timezone}; {len(policy.contacts)} contacts)"
     )
+    alerts = policy.alerts
+    state = f"on at {alerts.listen}:{alerts.port}" if alerts.enabled else "off"
+    print(f"alerts: {state} ({len(alerts.sources)} sources, {len(alerts.rules)} rules)")
+    tokens = {s.token_env for s in alerts.sources} if alerts.enabled else set()
+    for unset in sorted(t for t in tokens if not os.environ.get(t)):
+        print(f"warning: alerts: the token variable {unset} is not set", file=sys.stderr)
+    return 0
+
+
+def _categories() -> dict[str, tuple[str, ...]]:
+    from bot.incidents.model import SUBTYPES, Category
+
+    return {category.value: tuple(SUBTYPES.get(category, ())) for category in Category}
+
+
+def cmd_alerts_test(args: argparse.Namespace) -> int:
+    """Show what each alert of a payload would become under the policy's rules."""
+    from bot.alerts.formats import BadPayload
+    from bot.alerts.trial import NoSource, as_data, as_text, trial
+
+    try:
+        _settings, policy = _load()
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        source, batch, decisions = trial(
+            body, policy=policy.alerts, categories=_categories(), source_name=args.source
+        )
+    except (BadPayload, NoSource) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(as_data(source, batch, decisions), ensure_ascii=False, indent=2))
+    else:
+        print(as_text(source, batch, decisions))
     return 0
 
 
@@ -153,6 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "check-config", help="validate the environment and the policy file"
     ).set_defaults(func=cmd_check_config)
+    alerts = sub.add_parser("alerts", help="monitoring alerts").add_subparsers(
+        dest="alerts_command", required=True
+    )
+    trial = alerts.add_parser(
+        "test", help="show what each alert of a payload would become (creates nothing)"
+    )
+    trial.add_argument("file", help="a JSON body as the monitoring system would post it")
+    trial.add_argument("--source", help="the [[alerts.sources]] name it would come to")
+    trial.add_argument("--json", action="store_true", help="print JSON")
+    trial.set_defaults(func=cmd_alerts_test)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

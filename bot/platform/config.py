@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import string
 import tomllib
+from contextvars import ContextVar
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     SecretStr,
     ValidationError,
     field_validator,
@@ -484,6 +488,223 @@ class WarningPolicy(_Section):
         return value
 
 
+# --- Monitoring alerts (R16) ---------------------------------------------------------------
+
+# The formats bot.alerts.formats reads (a test keeps them equal).
+AlertSourceKind = Literal["alertmanager", "grafana", "json"]
+# The sub-types a category has, as bot.incidents.model.SUBTYPES says (a test keeps them equal).
+CATEGORY_SUBTYPES: dict[str, tuple[str, ...]] = {"intrusion": ("internet", "extranet")}
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The names of the [[alerts.sources]] being validated, for the rules that name one.
+_ALERT_SOURCE_NAMES: ContextVar[frozenset[str] | None] = ContextVar("alert_sources", default=None)
+
+
+def template_fields(template: str) -> list[str]:
+    """The labels a where-template such as "{instance} ({job})" uses; ValueError if malformed."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(
+            f"{template!r}: {exc}; write {{label}} for a label's value and {{{{ for a brace"
+        ) from exc
+    names = []
+    for _text, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if not _LABEL_NAME.fullmatch(name) or spec or conversion:
+            raise ValueError(
+                f"{template!r}: only plain label fields such as {{instance}} may be used"
+            )
+        names.append(name)
+    return names
+
+
+def _known_category(value: str | None) -> str | None:
+    if value is not None and value not in CATEGORY_NAMES:
+        raise ValueError(f"unknown category {value!r}; use one of {list(CATEGORY_NAMES)}")
+    return value
+
+
+def _known_subtype(category: str | None, subtype: str | None) -> None:
+    allowed = CATEGORY_SUBTYPES.get(category or "", ())
+    if subtype is None:
+        if allowed:
+            raise ValueError(f"category {category!r} needs a subtype: {' or '.join(allowed)}")
+        return
+    if not allowed:
+        raise ValueError(f"subtype {subtype!r} needs a category that has sub-types")
+    if subtype not in allowed:
+        raise ValueError(f"subtype {subtype!r} is not one of {category}'s: {list(allowed)}")
+
+
+class AlertDefaults(_Section):
+    """What an alert from a source becomes when no rule says otherwise."""
+
+    category: str = "other"
+    subtype: str | None = None
+    level: Level = Level.SMALL
+    # Where the problem is; {label} takes a label's value, e.g. "{instance}".
+    where: str = Field(default="", max_length=200)
+
+    @field_validator("category")
+    @classmethod
+    def _check_category(cls, value: str) -> str:
+        _known_category(value)
+        return value
+
+    @field_validator("where")
+    @classmethod
+    def _check_where(cls, value: str) -> str:
+        template_fields(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_subtype(self) -> AlertDefaults:
+        _known_subtype(self.category, self.subtype)
+        return self
+
+
+class AlertSource(_Section):
+    """A monitoring system that may post alerts: it posts to /alerts/<name> with its token."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    kind: AlertSourceKind
+    # The NAME of the environment variable that holds the source's bearer token.
+    token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    defaults: AlertDefaults = Field(default_factory=AlertDefaults)
+
+
+class AlertRule(_Section):
+    """Maps matching alerts to an incident (first match wins), or drops them."""
+
+    name: str = Field(default="", max_length=60)
+    source: str | None = None
+    # Every condition must hold; a label the alert lacks counts as "" (as in Prometheus).
+    match: dict[str, str] = Field(default_factory=dict)
+    # Regular expressions that must match a label's whole value.
+    match_re: dict[str, str] = Field(default_factory=dict)
+    category: str | None = None
+    subtype: str | None = None
+    level: Level | None = None
+    where: str | None = Field(default=None, max_length=200)
+    drop: bool = False
+    auto_resolve: bool = False
+
+    @field_validator("category")
+    @classmethod
+    def _check_category(cls, value: str | None) -> str | None:
+        return _known_category(value)
+
+    @field_validator("source")
+    @classmethod
+    def _check_source(cls, value: str | None) -> str | None:
+        names = _ALERT_SOURCE_NAMES.get()
+        if value is not None and names is not None and value not in names:
+            raise ValueError(f"unknown source {value!r}; [[alerts.sources]] has {sorted(names)}")
+        return value
+
+    @field_validator("match", "match_re")
+    @classmethod
+    def _check_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for label in value:
+            if not _LABEL_NAME.fullmatch(label):
+                raise ValueError(f"{label!r} is not a label name")
+        return value
+
+    @field_validator("match_re")
+    @classmethod
+    def _check_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"{label}: {pattern!r} is not a regular expression: {exc}"
+                ) from exc
+        return value
+
+    @field_validator("where")
+    @classmethod
+    def _check_where(cls, value: str | None) -> str | None:
+        if value is not None:
+            template_fields(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_effect(self) -> AlertRule:
+        sets = [
+            k for k in ("category", "subtype", "level", "where") if getattr(self, k) is not None
+        ]
+        if self.drop and (sets or self.auto_resolve):
+            raise ValueError(
+                f"a rule with drop = true sets nothing else (it sets {sets or 'auto_resolve'})"
+            )
+        if not self.drop and not sets and not self.auto_resolve:
+            raise ValueError("set category, subtype, level, where or auto_resolve, or drop = true")
+        _known_subtype(self.category, self.subtype)
+        return self
+
+
+class AlertsPolicy(_Section):
+    """The intake of monitoring alerts (R16): where it listens, who may post, and the rules."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(default=9095, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    storm_threshold_per_minute: int = Field(default=30, ge=1)
+    edit_every_seconds: float = Field(default=60, ge=1)
+    sources: list[AlertSource] = Field(default_factory=list)
+    rules: list[AlertRule] = Field(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _known_sources(
+        cls, data: Any, handler: ModelWrapValidatorHandler[AlertsPolicy]
+    ) -> AlertsPolicy:
+        names: frozenset[str] | None = None
+        if isinstance(data, dict):
+            sources = data.get("sources", [])
+            if isinstance(sources, list):
+                names = frozenset(
+                    s["name"]
+                    for s in sources
+                    if isinstance(s, dict) and isinstance(s.get("name"), str)
+                )
+        token = _ALERT_SOURCE_NAMES.set(names)
+        try:
+            return handler(data)
+        finally:
+            _ALERT_SOURCE_NAMES.reset(token)
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+                raise ValueError(f"{value!r} is neither an IP address nor a host name") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> AlertsPolicy:
+        names = [source.name for source in self.sources]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"sources: the name {name!r} is used twice")
+        for index, rule in enumerate(self.rules):
+            if rule.source is not None and rule.source not in names:
+                raise ValueError(f"rules[{index}]: unknown source {rule.source!r}")
+        if self.enabled and not self.sources:
+            raise ValueError("enabled = true needs at least one [[alerts.sources]]")
+        return self
+
+    def source(self, name: str) -> AlertSource | None:
+        """A source by name."""
+        return next((source for source in self.sources if source.name == name), None)
+
+
 class Policy(_Section):
     """The office's policy: everything an admin may tune without touching code."""
 
@@ -505,6 +726,7 @@ class Policy(_Section):
     situation_report: SituationReportPolicy = Field(default_factory=SituationReportPolicy)
     records: RecordsPolicy = Field(default_factory=RecordsPolicy)
     warnings: WarningPolicy = Field(default_factory=WarningPolicy)
+    alerts: AlertsPolicy = Field(default_factory=AlertsPolicy)
     scheduler_tick_seconds: float = Field(default=1.0, gt=0, le=60)
 
     @field_validator("timezone")
@@ -537,29 +759,55 @@ class Policy(_Section):
         return ZoneInfo(self.timezone)
 
 
-def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """Best-effort line number of the TOML key at a validation error's location."""
-    lines = text.splitlines()
-    keys = [part for part in loc if isinstance(part, str)]
-    if not keys:
-        return None
-    start = 0
-    # Walk down the table headers ([a], [a.b], [[a]]) before looking for the leaf key.
-    for depth in range(len(keys) - 1, 0, -1):
-        header = ".".join(keys[:depth])
-        pattern = re.compile(r"^\s*\[\[?\s*" + re.escape(header) + r"\s*\]\]?\s*$")
-        for number, line in enumerate(lines):
-            if pattern.match(line):
-                start = number
-                break
-        else:
+_TOML_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _dotted(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+def _toml_paths(text: str) -> list[tuple[tuple[str | int, ...], int]]:
+    """Each table header and key of a TOML text with its line, as a validation location.
+
+    The n-th ``[[a.b]]`` is ``("a", "b", n)``, as pydantic writes the location of a list item.
+    """
+    found: list[tuple[tuple[str | int, ...], int]] = []
+    current: dict[tuple[str, ...], int] = {}  # array of tables -> index of its last element
+    table: tuple[str | int, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TOML_HEADER.match(line)
+        if header:
+            names = _dotted(header.group(2))
+            is_array = header.group(1) == "[["
+            path: list[str | int] = []
+            for depth, name in enumerate(names, start=1):
+                path.append(name)
+                prefix = tuple(names[:depth])
+                if prefix in current and (depth < len(names) or not is_array):
+                    path.append(current[prefix])
+            if is_array:
+                key = tuple(names)
+                current[key] = current.get(key, -1) + 1
+                for inner in [k for k in current if len(k) > len(key) and k[: len(key)] == key]:
+                    del current[inner]
+                path.append(current[key])
+            table = tuple(path)
+            found.append((table, number))
             continue
-        break
-    leaf = re.compile(r"^\s*" + re.escape(keys[-1]) + r"\s*=")
-    for number in range(start, len(lines)):
-        if leaf.match(lines[number]):
-            return number + 1
-    return None
+        leaf = _TOML_KEY.match(line)
+        if leaf:
+            found.append(((*table, *_dotted(leaf.group(1))), number))
+    return found
+
+
+def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """Best-effort line of the TOML key or table that a validation error's location names."""
+    best, best_depth = None, 0
+    for path, number in _toml_paths(text):
+        if best_depth < len(path) <= len(loc) and tuple(loc[: len(path)]) == path:
+            best, best_depth = number, len(path)
+    return best
 
 
 def format_validation_error(exc: ValidationError, text: str, source: str) -> str:

@@ -1,0 +1,1 @@
+"""Test helpers that stand in for the world outside the bot."""
