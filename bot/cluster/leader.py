@@ -215,7 +215,7 @@ class Leadership:
             if not alive:
                 raise _Trouble(f"epoch {epoch} is no longer current")
         # A clean stop: stop claiming first, then free the lock for a standby.
-        self._lose()
+        self._lose(clean=True)
         await self._call(q.unlock(conn))
 
     async def _take_over(self, conn: asyncpg.Connection) -> tuple[int, datetime]:
@@ -279,13 +279,16 @@ class Leadership:
         for listener in self._on_active:
             self._call_listener(listener, epoch)
 
-    def _lose(self) -> None:
+    def _lose(self, *, clean: bool = False) -> None:
         if self.role is not Role.ACTIVE:
             return
         epoch = self.epoch
         assert epoch is not None
         self.role, self.epoch, self.since = Role.STANDBY, None, None
-        log.warning("no longer active (epoch %d ended); standing by", epoch)
+        if clean:
+            log.info("giving up the active role (epoch %d)", epoch)
+        else:
+            log.warning("no longer active (epoch %d ended); standing by", epoch)
         self._notify()
         for listener in self._on_lost:
             self._call_listener(listener, epoch)
