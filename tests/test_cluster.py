@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,10 @@ async def _pg(url: str, **settings: str) -> asyncpg.Connection:
 async def _has_tried(admin: asyncpg.Connection, contender: Contender) -> bool:
     """Whether the contender's session has asked for the lock (and so been refused)."""
     query = await admin.fetchval(
-        "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
+        """
+        SELECT query FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = $1 AND query LIKE $2
+        """,
         cluster_q.session_tag(contender.name),
         "%pg_try_advisory_lock%",
     )
@@ -169,6 +172,7 @@ async def _lock_holders(admin: asyncpg.Connection) -> list[str]:
         """
         SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE l.locktype = 'advisory' AND l.granted
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1
         """,
         (key >> 32) & 0xFFFFFFFF,
@@ -239,7 +243,9 @@ async def test_r20_a_paused_active_is_replaced_and_fenced_when_it_wakes(
     await first.start()
     one = (await first.next("active"))["epoch"]
     await second.start()
-    in_flight = await _add_rows(db, 3, not_before=NOW)
+    # Due by the processes' own clock (they claim with the real time).
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    in_flight = await _add_rows(db, 3, not_before=due)
     claimed: set[int] = set()
     while claimed != set(in_flight):
         claimed |= set((await first.next("claimed"))["ids"])
@@ -252,7 +258,7 @@ async def test_r20_a_paused_active_is_replaced_and_fenced_when_it_wakes(
     assert took <= TAKEOVER_LIMIT
     assert two == one + 1
     assert (await second.next("released"))["count"] == 3
-    waiting = await _add_rows(db, 2, not_before=NOW)
+    waiting = await _add_rows(db, 2, not_before=due)
     before = await _rows(db, in_flight + waiting)
     assert {r.status for r in before.values()} == {q.PENDING}
     assert [before[i].possible_duplicate for i in in_flight + waiting] == [True] * 3 + [False] * 2
@@ -275,11 +281,11 @@ async def test_r20_a_paused_active_is_replaced_and_fenced_when_it_wakes(
     async with db.transaction() as session:
         await q.add_timer(session=session, kind="t", ref_id=1, due_at=NOW, now=NOW)
     async with db.transaction() as session:
-        assert await q.claim_due_outbox(session=session, now=NOW, limit=10, epoch=one) == []
+        assert await q.claim_due_outbox(session=session, now=due, limit=10, epoch=one) == []
         assert await q.claim_due_timer(session=session, now=NOW, epoch=one) is None
         assert await q.release_in_flight(session=session, epoch=one) == 0
     async with db.transaction() as session:
-        taken = await q.claim_due_outbox(session=session, now=NOW, limit=10, epoch=two)
+        taken = await q.claim_due_outbox(session=session, now=due, limit=10, epoch=two)
         assert sorted(r.id for r in taken) == in_flight + waiting
         assert await q.claim_due_timer(session=session, now=NOW, epoch=two) is not None
     assert first.process is not None and first.process.returncode is None
@@ -333,7 +339,10 @@ async def test_r20_a_takeover_waits_for_a_running_claim_then_releases_its_rows(
 
             async def bump_waits() -> bool:
                 wait = await admin.fetchval(
-                    "SELECT wait_event_type FROM pg_stat_activity WHERE application_name = $1",
+                    """
+                    SELECT wait_event_type FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = $1
+                    """,
                     "bumper",
                 )
                 return bool(wait == "Lock")

@@ -33,8 +33,8 @@ def say(event: str, **fields: Any) -> None:
     print(json.dumps({"event": event, "at": time.time(), **fields}), flush=True)
 
 
-async def claim(db: Database, epoch: int, *, quiet: bool = True) -> None:
-    """Claim due rows under an epoch and say what came of it."""
+async def claim(db: Database, epoch: int, *, quiet: bool = True) -> str:
+    """Claim due rows under an epoch, say what came of it, and return the event's name."""
     try:
         async with db.transaction() as session:
             rows = await q.claim_due_outbox(
@@ -43,13 +43,23 @@ async def claim(db: Database, epoch: int, *, quiet: bool = True) -> None:
             state = await cluster_q.get_state(session=session)
     except Exception as exc:
         say("claim_failed", epoch=epoch, error=type(exc).__name__)
-        return
+        return "claim_failed"
     if rows:
         say("claimed", epoch=epoch, ids=[r.id for r in rows])
-    elif state is None or state.epoch != epoch:
+        return "claimed"
+    if state is None or state.epoch != epoch:
         say("fenced", epoch=epoch, current=state.epoch if state else None)
-    elif not quiet:
+        return "fenced"
+    if not quiet:
         say("claimed", epoch=epoch, ids=[])
+    return "claimed"
+
+
+async def claim_on_wake(db: Database, epoch: int) -> None:
+    """Claim under an old epoch, again if the database ended the pooled session first."""
+    for _ in range(3):
+        if await claim(db, epoch, quiet=False) != "claim_failed":
+            return
 
 
 async def claim_loop(leadership: Leadership, db: Database, every: float) -> None:
@@ -98,7 +108,7 @@ async def main() -> int:
 
     def on_wake() -> None:
         if held:
-            task = asyncio.create_task(claim(db, held[-1], quiet=False))
+            task = asyncio.create_task(claim_on_wake(db, held[-1]))
             woken.add(task)
             task.add_done_callback(woken.discard)
 
