@@ -132,6 +132,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.telegram_bot_token is None:
         print(NO_TOKEN, file=sys.stderr)
         return 2
+    from bot.cluster import single
+
+    # Held until the process ends: on SQLite a second instance would undo the first one's work.
+    only_one = single.for_database(settings.database_url)
+    if only_one is not None:
+        try:
+            only_one.acquire()
+        except single.AlreadyRunning as exc:
+            print(exc, file=sys.stderr)
+            return 1
     _configure_logging(args.verbose)
     asyncio.run(_migrate(settings.database_url))
     from telegram import Update

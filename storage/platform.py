@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.cluster import epoch_is_current
 from storage.models import Conversation, Counter, OutboxMessage, Timer
 
 PENDING = "pending"
@@ -40,9 +41,15 @@ async def add_outbox_many(*, session: AsyncSession, rows: list[dict[str, Any]]) 
 
 
 async def claim_due_outbox(
-    *, session: AsyncSession, now: datetime, limit: int
+    *, session: AsyncSession, now: datetime, limit: int, epoch: int | None = None
 ) -> Sequence[OutboxMessage]:
-    """Take due rows, most urgent first, and mark them in flight."""
+    """Take due rows, most urgent first, and mark them in flight.
+
+    With an `epoch` (several instances on PostgreSQL), nothing is taken unless it is the
+    current term's, and the rows remember it (`claimed_epoch`).
+    """
+    if epoch is not None and not await epoch_is_current(session=session, epoch=epoch):
+        return []
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now)
@@ -55,10 +62,11 @@ async def claim_due_outbox(
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_([r.id for r in rows]))
-            .values(status=IN_FLIGHT)
+            .values(status=IN_FLIGHT, claimed_epoch=epoch)
         )
         for row in rows:
             row.status = IN_FLIGHT
+            row.claimed_epoch = epoch
     return rows
 
 
@@ -115,8 +123,13 @@ async def retry_outbox(
     count_attempt: bool = True,
     possible_duplicate: bool = False,
     chat_id: int | None = None,
+    epoch: int | None = None,
 ) -> None:
-    """Put a row back in the queue for a later attempt."""
+    """Put a row back in the queue for a later attempt.
+
+    With an `epoch`, only while the row is still the one claimed under it: once a later term
+    took the row over, its outcome is that term's to write.
+    """
     values: dict[str, Any] = {"status": PENDING, "not_before": not_before, "last_error": error}
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
@@ -124,18 +137,26 @@ async def retry_outbox(
         values["possible_duplicate"] = True
     if chat_id is not None:
         values["chat_id"] = chat_id
-    await session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(**values)
-    )
+    query = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+    if epoch is not None:
+        query = query.where(OutboxMessage.claimed_epoch == epoch)
+    await session.execute(query.values(**values))
 
 
-async def release_in_flight(*, session: AsyncSession) -> int:
-    """After a crash: rows that were in flight go back to the queue, flagged as maybe sent."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == IN_FLIGHT)
-        .values(status=PENDING, possible_duplicate=True)
-    )
+async def release_in_flight(*, session: AsyncSession, epoch: int | None = None) -> int:
+    """After a crash: rows that were in flight go back to the queue, flagged as maybe sent.
+
+    With an `epoch` (a takeover), only when it is the current term's, and only rows claimed
+    under an earlier term: a row in flight under the current one belongs to the live instance.
+    """
+    query = update(OutboxMessage).where(OutboxMessage.status == IN_FLIGHT)
+    if epoch is not None:
+        if not await epoch_is_current(session=session, epoch=epoch):
+            return 0
+        query = query.where(
+            or_(OutboxMessage.claimed_epoch.is_(None), OutboxMessage.claimed_epoch < epoch)
+        )
+    result = await session.execute(query.values(status=PENDING, possible_duplicate=True))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -292,8 +313,16 @@ async def pending_timers(
     return result.scalars().all()
 
 
-async def claim_due_timer(*, session: AsyncSession, now: datetime) -> Timer | None:
-    """Take the oldest due deadline and mark it fired, in the caller's transaction."""
+async def claim_due_timer(
+    *, session: AsyncSession, now: datetime, epoch: int | None = None
+) -> Timer | None:
+    """Take the oldest due deadline and mark it fired, in the caller's transaction.
+
+    With an `epoch`, nothing fires unless it is the current term's; the fence holds until
+    the caller's transaction (in which the timer's handler runs) ends.
+    """
+    if epoch is not None and not await epoch_is_current(session=session, epoch=epoch):
+        return None
     query = (
         select(Timer)
         .where(Timer.fired_at.is_(None), Timer.cancelled.is_(False), Timer.due_at <= now)

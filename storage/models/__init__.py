@@ -2,6 +2,7 @@
 
 from storage.models.access import AuditEntry, Chat, Contact, Flag, Invite, User, UserRole
 from storage.models.base import Base
+from storage.models.cluster import ClusterState
 from storage.models.handling import ChecklistTick, SituationReport
 from storage.models.incidents import Attachment, Counter, Incident, Route, TimelineEntry
 from storage.models.patrols import DutyOverride, PatrolRound
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "Chat",
     "ChecklistTick",
+    "ClusterState",
     "Contact",
     "Conversation",
     "Counter",

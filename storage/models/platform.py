@@ -34,6 +34,8 @@ class OutboxMessage(Base):
     edit_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), index=True)
     possible_duplicate: Mapped[bool] = mapped_column(default=False)
     priority: Mapped[int] = mapped_column(default=0)
+    # The active instance's epoch when it took the row (PostgreSQL with several instances).
+    claimed_epoch: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
 

@@ -1,1 +1,1 @@
-"""Test helpers that stand in for the world outside the bot."""
+"""Test helpers: stand-ins for the world outside the bot, and small programs tests run."""
