@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram._utils.types import ODVInput
 from telegram.error import TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes
@@ -22,9 +22,10 @@ from bot.platform.clock import Clock, OffsetFileClock, SystemClock
 from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
 from bot.platform.outbox import Dispatcher
+from bot.platform.ratelimit import INTERACTIVE, Pacing
 from bot.platform.roles import Role, UserStatus
 from bot.platform.scheduler import Scheduler
-from bot.platform.transport import AiohttpRequest
+from bot.platform.transport import AiohttpRequest, PacedRequest
 from handlers import add_handlers
 from handlers.platform.common import BotContext
 from handlers.platform.menus import set_default_commands
@@ -185,6 +186,11 @@ def build_context(
         renderer=Renderer(timezone=policy.timezone),
         clock=clock,
         scheduler=Scheduler(db=database, clock=clock),
+        pacing=Pacing.of(
+            rate=policy.delivery.global_rate,
+            private_per_second=policy.delivery.private_chat_per_second,
+            group_per_minute=policy.delivery.group_per_minute,
+        ),
     )
     for flow in (report_flow.REPORT, report_flow.DRILL):
         ctx.flows.add(flow)
@@ -221,14 +227,9 @@ def build_application(ctx: AppContext) -> AnyApplication:
         .context_types(ContextTypes(context=BotContext))
         .update_queue(updates)
         .concurrent_updates(ChatOrdered(UPDATES_AT_ONCE))
-        .request(
-            AiohttpRequest(
-                read_timeout=timeout,
-                write_timeout=timeout,
-                connect_timeout=timeout,
-                media_write_timeout=max(timeout, 30),
-            )
-        )
+        # Every call the handlers make waits its turn in the pacer the outbox uses, ahead
+        # of broadcasts, and 429s are waited out there (bot/platform/transport.py).
+        .request(PacedRequest(_client(ctx), ctx.pacing, priority=INTERACTIVE))
         .get_updates_request(
             ConfirmHandled(
                 AiohttpRequest(
@@ -249,6 +250,16 @@ def build_application(ctx: AppContext) -> AnyApplication:
     return app
 
 
+def _client(ctx: AppContext) -> AiohttpRequest:
+    timeout = ctx.policy.delivery.request_timeout_seconds
+    return AiohttpRequest(
+        read_timeout=timeout,
+        write_timeout=timeout,
+        connect_timeout=timeout,
+        media_write_timeout=max(timeout, 30),
+    )
+
+
 async def on_start(app: AnyApplication) -> None:
     """Start-up: bootstrap admins and contacts, start the outbox, re-arm the alarm clock."""
     ctx: AppContext = app.bot_data["ctx"]
@@ -267,10 +278,20 @@ async def on_start(app: AnyApplication) -> None:
     # stream of claims and outcomes goes through aiosqlite's thread instead, so that at a
     # paid broadcast's rate its SQL runs beside the sending rather than between the sends.
     store = Database(ctx.db.url, inline_sqlite=False) if ctx.db.is_sqlite else None
+    # The outbox paces its own sends (each row at its priority) in the same pacer, so it
+    # talks to Telegram through a client of its own that does not pace again.
+    outbox_bot = Bot(
+        ctx.settings.token,
+        base_url=ctx.settings.telegram_api_base_url,
+        base_file_url=ctx.settings.file_base_url,
+        request=_client(ctx),
+    )
+    await outbox_bot.initialize()
     dispatcher = Dispatcher(
         store=store,
         db=ctx.db,
-        bot=app.bot,
+        bot=outbox_bot,
+        pacing=ctx.pacing,
         clock=ctx.clock,
         policy=ctx.policy.delivery,
         on_chat_problem=lambda chat_id, reason: _chat_problem(ctx, chat_id, reason),
@@ -309,5 +330,6 @@ async def on_stop(app: AnyApplication) -> None:
     ctx: AppContext = app.bot_data["ctx"]
     if ctx.dispatcher is not None:
         await ctx.dispatcher.stop()
+        await ctx.dispatcher.bot.shutdown()
         if ctx.dispatcher.store is not ctx.db:
             await ctx.dispatcher.store.dispose()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.platform.config import ConfigError, Policy, Settings, load_policy, load_settings
+from bot.platform.redaction import redact_logs
 
 log = logging.getLogger("incident_bot")
 
@@ -143,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return 1
     _configure_logging(args.verbose)
+    redact_logs(settings.token, *settings.secrets())
     asyncio.run(_migrate(settings.database_url))
     from telegram import Update
 

@@ -47,3 +47,26 @@ async def test_r9_pacer_waits_out_a_pause_after_429() -> None:
     paused_at = loop.time()
     await pacer.acquire()
     assert loop.time() - paused_at >= 0.19
+
+
+async def test_r9_a_waiting_reply_goes_before_a_broadcasts_queue() -> None:
+    """R9: a send of higher priority takes the next turn, ahead of every send queued before."""
+    pacer = GlobalPacer(rate=50)
+    order: list[str] = []
+    under_way = asyncio.Event()
+
+    async def send(name: str, priority: int) -> None:
+        handle = await pacer.acquire(priority)
+        order.append(name)
+        if len(order) == 3:
+            under_way.set()
+        pacer.answered(handle)
+
+    bulk = [asyncio.create_task(send(f"bulk{i}", 0)) for i in range(20)]
+    await under_way.wait()  # the broadcast is under way
+    reply = asyncio.create_task(send("reply", 30))
+    await asyncio.gather(*bulk, reply)
+    at = order.index("reply")
+    # It was queued behind 17 bulk sends; it went out at most one turn after it arrived.
+    assert at <= 5, order
+    assert order.count("reply") == 1 and len(order) == 21

@@ -328,6 +328,12 @@ async def redeem_invite(
     return user
 
 
+async def language_of(*, session: AsyncSession, user_id: int) -> str | None:
+    """The language a registered person reads, or None for someone unknown."""
+    user = await q.get_user(session=session, user_id=user_id)
+    return user.language if user is not None else None
+
+
 async def set_language(*, session: AsyncSession, user_id: int, language: str) -> User:
     """Remember the language a user chose with /lang."""
     user = await q.get_user(session=session, user_id=user_id)

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
+    # Telegram sends it with every webhook call; without it a call is refused unread.
+    webhook_secret: SecretStr | None = None
     sandbox_port: int = 8080
     # Shifts this process's clock by the seconds written in the file (tests, drills).
     incident_bot_clock_offset_file: str | None = None
@@ -84,6 +86,10 @@ class Settings(BaseSettings):
         if self.telegram_api_base_url.endswith("/bot"):
             return self.telegram_api_base_url[: -len("bot")] + "file/bot"
         return self.telegram_api_base_url.rstrip("/") + "/file/bot"
+
+    def secrets(self) -> list[str]:
+        """Every secret besides the token that must never reach a log."""
+        return [self.webhook_secret.get_secret_value()] if self.webhook_secret else []
 
     @property
     def token(self) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.platform.clock import Clock
 from bot.platform.config import Policy, Settings
 from bot.platform.flows import Engine, Env, Flows
+from bot.platform.ratelimit import Pacing
 from bot.platform.scheduler import Scheduler
 from messages.render import Renderer
 from storage.db import Database
@@ -27,6 +28,7 @@ class AppContext:
     renderer: Renderer
     clock: Clock
     scheduler: Scheduler
+    pacing: Pacing
     dispatcher: Dispatcher | None = None
     bot_username: str = "incident_bot"
     flows: Flows = field(default_factory=Flows)

@@ -35,7 +35,7 @@ from telegram.error import (
 from bot.platform.clock import Clock
 from bot.platform.config import DeliveryPolicy
 from bot.platform.keyboards import Keyboard, keyboard_to_dict
-from bot.platform.ratelimit import GlobalPacer, PerChatLimits
+from bot.platform.ratelimit import BULK, NORMAL, URGENT, Pacing
 from messages.render import as_html
 from storage import access as access_q
 from storage import platform as q
@@ -44,10 +44,6 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-# Priorities: people waiting on a card come before a broadcast to everyone.
-URGENT = 20
-NORMAL = 10
-BULK = 0
 
 SEND_MESSAGE = "send_message"
 EDIT_TEXT = "edit_message_text"
@@ -392,6 +388,7 @@ class Dispatcher:
         on_chat_problem: Callable[[int, str], Any] | None = None,
         on_migrate: MigrationHook | None = None,
         store: Database | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.db = db
         # Where the dispatcher's own reads and writes go (default: db); see bot/app.py.
@@ -399,11 +396,14 @@ class Dispatcher:
         self.bot = bot
         self.clock = clock
         self.policy = policy
-        self.pacer = GlobalPacer(rate=policy.global_rate)
-        self.chat_limits = PerChatLimits(
+        # The pacer every Bot API call of the bot goes through (replies too): see app/build.py.
+        self.pacing = pacing or Pacing.of(
+            rate=policy.global_rate,
             private_per_second=policy.private_chat_per_second,
             group_per_minute=policy.group_per_minute,
         )
+        self.pacer = self.pacing.pacer
+        self.chat_limits = self.pacing.chats
         self.stats = DeliveryStats()
         self.on_chat_problem = on_chat_problem
         self.on_migrate = on_migrate
@@ -548,7 +548,7 @@ class Dispatcher:
         await self.chat_limits.wait(row.chat_id)
         # The pacer first: sends waiting for their turn must not hold the slots of requests
         # in flight. A slot is free at once unless round trips outgrow ROUND_TRIP_ALLOWANCE.
-        send = await self.pacer.acquire()
+        send = await self.pacer.acquire(row.priority)
         try:
             async with self._slots:
                 outcome = await self._send(row, target)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass
 
@@ -28,6 +31,19 @@ class Send:
         return bound if self.answered is None else min(self.answered, bound)
 
 
+class _Waiter:
+    """A send waiting for its turn: by priority (higher first), then in arrival order."""
+
+    __slots__ = ("key", "wake")
+
+    def __init__(self, priority: int, seq: int) -> None:
+        self.key = (-priority, seq)
+        self.wake = asyncio.Event()
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return self.key < other.key
+
+
 class GlobalPacer:
     """Spaces sends evenly at `rate` per second and caps every sliding one-second window.
 
@@ -36,6 +52,11 @@ class GlobalPacer:
     network) while later ones are not. So a send may go only a second after the send `rate`
     places before it was answered: that one had surely arrived by then, and this one cannot
     arrive before it leaves, so no one-second window at Telegram holds more than `rate`.
+
+    Sends wait their turn by priority: a reply to someone who just pressed a button goes
+    before the next message of a broadcast, whatever the broadcast's queue. Only the first
+    waiter sleeps on the clock; the others wait to become first (no thundering herd at
+    1,000 sends a second). asyncio has no priority lock, hence this small one.
     """
 
     def __init__(self, *, rate: float, margin: float = 0.002) -> None:
@@ -46,32 +67,64 @@ class GlobalPacer:
         self._sends: deque[Send] = deque(maxlen=self.window)
         self._next = 0.0
         self._paused_until = 0.0
-        self._lock = asyncio.Lock()
+        self._queue: list[_Waiter] = []
+        self._seq = itertools.count()
 
     def pause(self, seconds: float) -> None:
         """Send nothing for a while (after Telegram answered 429)."""
         loop = asyncio.get_running_loop()
         self._paused_until = max(self._paused_until, loop.time() + seconds)
+        if self._queue:
+            self._queue[0].wake.set()
 
-    async def acquire(self) -> Send:
+    @property
+    def waiting(self) -> int:
+        """How many sends are waiting for their turn."""
+        return len(self._queue)
+
+    def _ready_at(self) -> float:
+        # A send may go a little before its planned moment (sleeping less than the loop can
+        # time costs more than it gains), but never before the window allows.
+        ready = max(self._next - EARLY, self._paused_until)
+        if len(self._sends) == self.window:
+            ready = max(ready, self._sends[0].arrived_by() + 1.0 + self.margin)
+        return ready
+
+    async def acquire(self, priority: int = 0) -> Send:
         """Wait for this send's turn; the caller sends, then marks it answered."""
         loop = asyncio.get_running_loop()
-        async with self._lock:
+        me = _Waiter(priority, next(self._seq))
+        heapq.heappush(self._queue, me)
+        if self._queue[0] is me and len(self._queue) > 1:
+            # Overtook the one that was first: it goes back to waiting for its turn.
+            for other in self._queue[1:3]:
+                other.wake.set()
+        try:
             while True:
+                if self._queue[0] is not me:
+                    me.wake.clear()
+                    await me.wake.wait()
+                    continue
                 now = loop.time()
-                # A send may go a little before its planned moment (sleeping less than the
-                # loop can time costs more than it gains), but never before the window allows.
-                ready = max(self._next - EARLY, self._paused_until)
-                if len(self._sends) == self.window:
-                    ready = max(ready, self._sends[0].arrived_by() + 1.0 + self.margin)
+                ready = self._ready_at()
                 if ready <= now:
                     break
-                await asyncio.sleep(ready - now)
-            send = Send(released=now)
-            self._sends.append(send)
-            # The spacing follows the plan, so a late wake-up is made up for by the next
-            # sends (the window bounds the catch-up); after idling it starts afresh.
-            self._next = max(self._next, now - CATCH_UP) + self._interval
+                me.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(me.wake.wait(), ready - now)
+        finally:
+            if self._queue and self._queue[0] is me:
+                heapq.heappop(self._queue)
+            else:
+                self._queue.remove(me)
+                heapq.heapify(self._queue)
+            if self._queue:
+                self._queue[0].wake.set()
+        send = Send(released=now)
+        self._sends.append(send)
+        # The spacing follows the plan, so a late wake-up is made up for by the next sends
+        # (the window bounds the catch-up); after idling it starts afresh.
+        self._next = max(self._next, now - CATCH_UP) + self._interval
         return send
 
     @staticmethod
@@ -112,3 +165,27 @@ class PerChatLimits:
     def _forget(table: dict[int, float], now: float) -> None:
         for key in [k for k, v in table.items() if v < now]:
             del table[key]
+
+
+# Priorities: someone waiting on a button or a command goes first, then cards people are
+# waiting for, then ordinary notifications, then broadcasts to everyone.
+INTERACTIVE = 30
+URGENT = 20
+NORMAL = 10
+BULK = 0
+
+
+@dataclass
+class Pacing:
+    """The one pacer every Bot API call goes through: the global rate and each chat's."""
+
+    pacer: GlobalPacer
+    chats: PerChatLimits
+
+    @classmethod
+    def of(cls, *, rate: float, private_per_second: float, group_per_minute: float) -> Pacing:
+        """Pacing at the configured limits."""
+        return cls(
+            GlobalPacer(rate=rate),
+            PerChatLimits(private_per_second=private_per_second, group_per_minute=group_per_minute),
+        )
