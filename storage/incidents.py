@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Attachment, Counter, Incident, Route, TimelineEntry
@@ -141,3 +141,15 @@ async def counts_by_level_and_category(
         query = query.where(Incident.reported_at < until)
     result = await session.execute(query)
     return {(level, category): int(count) for level, category, count in result.all()}
+
+
+async def move_chat_routes(*, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """Point every incident routed to a group at the group's new id (it became a supergroup)."""
+    already = select(Route.incident_id).where(Route.chat_id == new_chat_id)
+    await session.execute(
+        delete(Route).where(Route.chat_id == old_chat_id, Route.incident_id.in_(already))
+    )
+    moved = await session.execute(
+        update(Route).where(Route.chat_id == old_chat_id).values(chat_id=new_chat_id)
+    )
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]

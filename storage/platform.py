@@ -192,16 +192,17 @@ async def newer_pending_edit(*, session: AsyncSession, edit_of: int, after_id: i
     return found is not None
 
 
-async def move_chat_outbox(*, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> None:
-    """Point every unsent row at a group's new id after it became a supergroup."""
-    await session.execute(
+async def move_chat_outbox(*, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """Point every row of a group at its new id after it became a supergroup.
+
+    Sent rows too: an edit of a card copy sent before the move finds the copy in the new chat.
+    """
+    moved = await session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.chat_id == old_chat_id,
-            OutboxMessage.status.in_([PENDING, IN_FLIGHT]),
-        )
+        .where(OutboxMessage.chat_id == old_chat_id)
         .values(chat_id=new_chat_id)
     )
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def outbox_status_counts(*, session: AsyncSession, batch_id: int) -> dict[str, int]:

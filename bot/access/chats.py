@@ -13,6 +13,7 @@ from bot.platform.context import AppContext
 from bot.platform.errors import Invalid, NotAllowed
 from bot.platform.roles import ChatPurpose
 from storage import access as q
+from storage import incidents as incidents_q
 from storage import platform as runtime_q
 from storage.models import Chat
 
@@ -96,7 +97,11 @@ async def bound_chat(*, session: AsyncSession, purpose: str) -> Chat | None:
 async def follow_migration(
     *, session: AsyncSession, old_chat_id: int, new_chat_id: int, now: datetime
 ) -> Chat | None:
-    """A group became a supergroup: move its binding and unsent messages to the new id."""
+    """A group became a supergroup: everything that names the old id moves to the new one.
+
+    The binding, every outbox row (sent copies of cards too, so later edits reach them) and
+    every incident's route, in the caller's one transaction.
+    """
     old = await q.get_chat(session=session, chat_id=old_chat_id)
     new = await q.upsert_chat(
         session=session,
@@ -117,6 +122,9 @@ async def follow_migration(
     new.bot_removed = False
     await session.flush()
     await runtime_q.move_chat_outbox(
+        session=session, old_chat_id=old_chat_id, new_chat_id=new_chat_id
+    )
+    await incidents_q.move_chat_routes(
         session=session, old_chat_id=old_chat_id, new_chat_id=new_chat_id
     )
     await audit.record(

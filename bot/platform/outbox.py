@@ -602,13 +602,16 @@ class Dispatcher:
                 count_attempt=False,
             )
         except ChatMigrated as exc:
+            if exc.new_chat_id == row.chat_id:
+                # Told to go where it already went: following again would loop.
+                return _Outcome(row.id, FAILED, error=f"migrated to itself: {exc}")
             await self._migrate(row.chat_id, exc.new_chat_id)
+            # Followed once, and counted: a chat that keeps answering "migrated" ends failed.
             return _Outcome(
                 row.id,
                 q.PENDING,
                 retry_at=self.clock.now(),
                 error=str(exc),
-                count_attempt=False,
                 chat_id=exc.new_chat_id,
             )
         except Forbidden as exc:

@@ -37,6 +37,9 @@ class Ledger:
     missing: list[str] = field(default_factory=list)
     most_copies: int = 1
     unexplained: list[str] = field(default_factory=list)
+    edits: int = 0
+    stale_copies: list[str] = field(default_factory=list)
+    failed_edit_requests: int = 0
 
     def check(self, *, windows: int) -> None:
         """Nothing lost or left behind; every doubled copy is of a row flagged possible_duplicate.
@@ -51,6 +54,11 @@ class Ledger:
         )
         assert self.chats_with_duplicates <= self.flagged
         assert self.most_copies <= 1 + windows
+        assert not self.stale_copies, (
+            f"copies not showing their last edit: {self.stale_copies[:10]}"
+        )
+        # Every edit was tried a bounded number of times: no loop against a moved chat.
+        assert self.failed_edit_requests <= 5 * max(self.edits, 1) + windows
 
 
 def _text(method: str, payload: dict[str, object]) -> str:
@@ -88,12 +96,11 @@ def _request_text(method: str, params: dict[str, object]) -> str:
 async def outbox_ledger(db: Database, emulator: Emulator) -> Ledger:
     """Match every outbox send against the requests the emulator accepted, by chat and text."""
     async with db.transaction() as session:
-        rows = list(
-            (
-                await session.execute(select(OutboxMessage).where(OutboxMessage.edit_of.is_(None)))
-            ).scalars()
-        )
-    ledger = Ledger(rows=len(rows))
+        everything = list((await session.execute(select(OutboxMessage))).scalars())
+    rows = [r for r in everything if r.edit_of is None]
+    edits = [r for r in everything if r.edit_of is not None]
+    ledger = Ledger(rows=len(rows), edits=len(edits))
+    _check_edits(ledger, emulator, rows, edits)
     promised: Counter[Key] = Counter()
     flagged: Counter[Key] = Counter()
     for row in rows:
@@ -141,6 +148,37 @@ async def outbox_ledger(db: Database, emulator: Emulator) -> Ledger:
                 )
     ledger.chats_with_duplicates = len(doubled_chats)
     return ledger
+
+
+def _check_edits(
+    ledger: Ledger, emulator: Emulator, rows: list[OutboxMessage], edits: list[OutboxMessage]
+) -> None:
+    """Every edit ended; every copy shows the text of its last edit that went out."""
+    originals = {r.id: r for r in rows}
+    last_sent: dict[int, OutboxMessage] = {}
+    for edit in sorted(edits, key=lambda r: r.id):
+        if edit.status not in FINAL and edit.status != "failed":
+            ledger.unfinished.append(f"edit #{edit.id} of #{edit.edit_of}: {edit.status}")
+        if edit.status == "sent" and edit.method == "edit_message_text":
+            assert edit.edit_of is not None
+            last_sent[edit.edit_of] = edit
+    shown: dict[tuple[int, int], str] = {}
+    for record in emulator.log.records:
+        if record.method != "editMessageText" or record.chat_id is None:
+            continue
+        if record.outcome != "ok":
+            ledger.failed_edit_requests += 1
+            continue
+        key = (_current(emulator, record.chat_id), int(record.params.get("message_id") or 0))
+        shown[key] = str(record.params.get("text") or "")
+    for original_id, edit in last_sent.items():
+        original = originals.get(original_id)
+        if original is None or original.message_id is None or original.status != "sent":
+            continue
+        key = (_current(emulator, original.chat_id), original.message_id)
+        wanted = str((edit.payload or {}).get("text") or "")
+        if shown.get(key) != wanted and "not modified" not in (edit.error or ""):
+            ledger.stale_copies.append(f"#{original_id} in {key[0]}: {wanted[:60]!r}")
 
 
 async def overdue_timers(db: Database, *, before: object) -> list[str]:
