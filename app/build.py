@@ -185,7 +185,9 @@ def build_context(
         db=database,
         renderer=Renderer(timezone=policy.timezone),
         clock=clock,
-        scheduler=Scheduler(db=database, clock=clock),
+        scheduler=Scheduler(
+            db=database, clock=clock, on_failing=lambda what, n: _deadline_failing(ctx, what, n)
+        ),
         pacing=Pacing.of(
             rate=policy.delivery.global_rate,
             private_per_second=policy.delivery.private_chat_per_second,
@@ -196,6 +198,13 @@ def build_context(
         ctx.flows.add(flow)
     services.register(ctx)
     return ctx
+
+
+async def _deadline_failing(ctx: AppContext, what: str, failures: int) -> None:
+    async with ctx.db.transaction() as session:
+        await chats.tell_admins(
+            session=session, ctx=ctx, template="platform/deadline_failing", what=what, n=failures
+        )
 
 
 def webhook_parameters(settings: Settings) -> dict[str, Any]:

@@ -26,6 +26,7 @@ def kind_label(language: str, kind: str) -> str:
 
 TEMPLATE_HELPERS = {"kind_name": kind_label}
 
+EDITS_NOT_READ = N_("I do not read edited messages. Please send your answer as a new message.")
 SENT_PRIVATELY = N_("I sent you a private message to continue.")
 START_PRIVATE = N_("Please start a private chat with me first (send me /start).")
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 from storage.models import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _sqlite_setup(engine: AsyncEngine) -> None:
@@ -126,6 +130,24 @@ def create_engine(url: str, *, inline_sqlite: bool = True, **kwargs: Any) -> Asy
     return create_async_engine(url, **kwargs)
 
 
+# SQLSTATEs that mean "the transaction was rolled back; run it again".
+RETRYABLE = {"40P01": "deadlock", "40001": "serialization failure"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    original = getattr(exc, "orig", None)
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if code is None:
+        cause = getattr(original, "__cause__", None)
+        code = getattr(cause, "sqlstate", None)
+    return str(code) if code else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a database error was a deadlock or serialization failure (safe to rerun)."""
+    return isinstance(exc, DBAPIError) and _sqlstate(exc) in RETRYABLE
+
+
 class Database:
     """The engine and a session factory; callers own their transactions."""
 
@@ -158,6 +180,26 @@ class Database:
             yield session
         for listener in self._commit_listeners:
             listener(session.info)
+
+    async def retrying(
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 5
+    ) -> T:
+        """Run `work` in one transaction; a deadlock or serialization failure runs it again.
+
+        PostgreSQL ends one side of a deadlock (and, under stricter isolation, a transaction
+        that would not serialize) with an error that means "try again": the work was rolled
+        back whole, so running it again is safe. Anything else is raised at once.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction() as session:
+                    return await work(session)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                log.info("transaction retried after %s (attempt %d)", _sqlstate(exc), attempt)
+                await asyncio.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
 
     async def migrate(self) -> None:
         """Bring the schema up to the newest migration."""

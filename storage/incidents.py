@@ -143,6 +143,17 @@ async def counts_by_level_and_category(
     return {(level, category): int(count) for level, category, count in result.all()}
 
 
+async def lock_incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    """Lock an incident row (a timer about it is taken after, never before: one lock order)."""
+    return await get_incident(session=session, incident_id=incident_id, for_update=True)
+
+
+async def incident_label(session: AsyncSession, timer: Any) -> str:
+    """What a timer about an incident is about: its kind and the incident's number."""
+    incident = await get_incident(session=session, incident_id=int(timer.ref_id))
+    return f"{timer.kind} of incident {incident.number if incident else timer.ref_id}"
+
+
 async def move_chat_routes(*, session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
     """Point every incident routed to a group at the group's new id (it became a supergroup)."""
     already = select(Route.incident_id).where(Route.chat_id == new_chat_id)

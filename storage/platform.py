@@ -338,6 +338,50 @@ async def claim_due_timer(
     return timer
 
 
+async def next_due_timer(*, session: AsyncSession, now: datetime) -> Timer | None:
+    """The oldest due deadline, not locked: its owner is locked first (see take_timer)."""
+    query = (
+        select(Timer)
+        .where(Timer.fired_at.is_(None), Timer.cancelled.is_(False), Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def take_timer(*, session: AsyncSession, timer_id: int, now: datetime) -> Timer | None:
+    """Lock a due deadline and mark it fired, unless it was cancelled or fired meanwhile."""
+    query = (
+        select(Timer)
+        .where(
+            Timer.id == timer_id,
+            Timer.fired_at.is_(None),
+            Timer.cancelled.is_(False),
+            Timer.due_at <= now,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    timer = (await session.execute(query)).scalars().first()
+    if timer is not None:
+        timer.fired_at = now
+        await session.flush()
+    return timer
+
+
+async def defer_timer(
+    *, session: AsyncSession, timer_id: int, due_at: datetime, failures: int, error: str
+) -> None:
+    """Put a deadline whose handler failed back, due again later, counting the failures."""
+    timer = await session.get(Timer, timer_id, with_for_update=True)
+    if timer is None or timer.cancelled:
+        return
+    timer.fired_at = None
+    timer.due_at = due_at
+    timer.payload = {**(timer.payload or {}), "failures": failures, "last_error": error}
+    await session.flush()
+
+
 async def get_conversation(*, session: AsyncSession, user_id: int) -> Conversation | None:
     """A user's active conversation, if any."""
     return await session.get(Conversation, user_id)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit
 from bot.access.permissions import is_admin
+from bot.access.users import admins
 from bot.platform import outbox
 from bot.platform.context import AppContext
 from bot.platform.errors import Invalid, NotAllowed
@@ -171,8 +172,6 @@ async def tell_admins(
     *, session: AsyncSession, ctx: AppContext, template: str, **context: object
 ) -> None:
     """Queue a message to every active admin, each in their language."""
-    from bot.access.users import admins
-
     for admin in await admins(session=session):
         await outbox.enqueue_message(
             session=session,

@@ -328,4 +328,9 @@ async def card_context(session: AsyncSession, incident: Incident) -> dict[str, A
 
 def register(ctx: AppContext) -> None:
     """Let the scheduler fire update reminders."""
-    ctx.scheduler.register(REMINDER, lambda session, timer: remind(ctx, session, timer))
+    ctx.scheduler.register(
+        REMINDER,
+        lambda session, timer: remind(ctx, session, timer),
+        owner=q.lock_incident,
+        describe=q.incident_label,
+    )

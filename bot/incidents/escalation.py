@@ -146,4 +146,9 @@ async def fire(ctx: AppContext, session: AsyncSession, timer: Timer) -> None:
 
 def register(ctx: AppContext) -> None:
     """Let the scheduler fire escalation deadlines."""
-    ctx.scheduler.register(KIND, lambda session, timer: fire(ctx, session, timer))
+    ctx.scheduler.register(
+        KIND,
+        lambda session, timer: fire(ctx, session, timer),
+        owner=q.lock_incident,
+        describe=q.incident_label,
+    )

@@ -510,8 +510,12 @@ def register(ctx: AppContext) -> None:
     """Fire rounds, missed-round checks and escalations; keep rounds planned ahead."""
     if link_incident not in reports.SUBMITTED_HOOKS:
         reports.SUBMITTED_HOOKS.append(link_incident)
-    ctx.scheduler.register(DUE, lambda session, timer: fire_due(ctx, session, timer))
-    ctx.scheduler.register(MISSED, lambda session, timer: fire_missed(ctx, session, timer))
-    ctx.scheduler.register(LEAD, lambda session, timer: fire_lead(ctx, session, timer))
+
+    def lock_round(session: AsyncSession, round_id: int) -> Any:
+        return q.get_round(session=session, round_id=round_id, for_update=True)
+
+    ctx.scheduler.register(DUE, lambda s, timer: fire_due(ctx, s, timer), owner=lock_round)
+    ctx.scheduler.register(MISSED, lambda s, timer: fire_missed(ctx, s, timer), owner=lock_round)
+    ctx.scheduler.register(LEAD, lambda s, timer: fire_lead(ctx, s, timer), owner=lock_round)
     roster.register(ctx)
     ctx.scheduler.add_sweeper("patrols", Planner(ctx).sweep)

@@ -793,7 +793,13 @@ async def send_active_to(session: AsyncSession, ctx: AppContext, user: User) -> 
 
 def register(ctx: AppContext) -> None:
     """Fire repeats, keep progress messages current, and reach people as they are approved."""
-    ctx.scheduler.register(REPEAT, lambda session, timer: fire_repeat(ctx, session, timer))
+    ctx.scheduler.register(
+        REPEAT,
+        lambda session, timer: fire_repeat(ctx, session, timer),
+        owner=lambda session, warning_id: q.get_warning(
+            session=session, warning_id=warning_id, for_update=True
+        ),
+    )
     ctx.scheduler.add_sweeper("warning_status", StatusWatcher(ctx).sweep)
     if send_active_to not in users.ACTIVATION_HOOKS:
         users.ACTIVATION_HOOKS.append(send_active_to)

@@ -28,6 +28,7 @@ from bot.platform.keyboards import Button, Keyboard
 from bot.platform.roles import ROLE_ORDER, Role, UserStatus
 from handlers.access import contacts
 from handlers.incidents import report
+from handlers.platform import edits
 from handlers.platform.common import (
     BotContext,
     answer,
@@ -481,7 +482,8 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER), group=-2)
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration), group=-2)
     app.add_handler(TypeHandler(Update, mark_handling), group=-3)
-    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=-2)
+    app.add_handler(edits.handler(), group=edits.GROUP)
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
