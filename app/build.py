@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import inspect
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
-from telegram import Bot, Update
-from telegram._utils.types import ODVInput
+from telegram import Bot
 from telegram.error import TelegramError
-from telegram.ext import Application, BaseUpdateProcessor, ContextTypes
-from telegram.request import BaseRequest, RequestData
+from telegram.ext import Application, ContextTypes
 
 from app import services
+from app.updates import ChatOrdered, ConfirmHandled, HandledUpdates, Progress
 from bot.access import chats, contacts
 from bot.incidents import report_flow
 from bot.platform.clock import Clock, OffsetFileClock, SystemClock
@@ -39,120 +35,6 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 # Updates from different chats handled at once: while one waits on Telegram or the
 # database, another runs.
 UPDATES_AT_ONCE = 32
-
-
-class HandledUpdates(asyncio.Queue[object]):
-    """The update queue, which lets Telegram's copy of an update go only once it is handled.
-
-    PTB's poller confirms updates to Telegram with the next getUpdates offset as soon as it
-    has queued them; a crash then loses whatever was queued or being handled. When polling,
-    `ConfirmHandled` holds that next getUpdates back until every queued update has been
-    handled; for a webhook, `put` (and so the answer to Telegram) waits instead.
-    """
-
-    def __init__(self, *, wait_in_put: bool = True) -> None:
-        super().__init__()
-        self.wait_in_put = wait_in_put
-
-    async def put(self, item: object) -> None:
-        """Queue an update; for a webhook, wait until it (and all before it) is handled."""
-        await super().put(item)
-        if self.wait_in_put:
-            await self.join()
-
-
-class ConfirmHandled(BaseRequest):
-    """The poller's connection, whose next getUpdates waits until the last batch is handled."""
-
-    def __init__(self, inner: BaseRequest, updates: HandledUpdates) -> None:
-        self._inner = inner
-        self._updates = updates
-
-    @property
-    def read_timeout(self) -> float | None:
-        """The wrapped connection's read timeout."""
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        """Open the wrapped connection."""
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        """Close the wrapped connection."""
-        await self._inner.shutdown()
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        """Wait until every update taken so far is handled, then ask (and so confirm them)."""
-        await self._updates.join()
-        return await self._inner.do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
-
-
-def _order_keys(update: object) -> list[tuple[str, int]]:
-    """What an update must keep its order within: its chat and its sender."""
-    if not isinstance(update, Update):
-        return []
-    keys = []
-    if update.effective_chat is not None:
-        keys.append(("chat", update.effective_chat.id))
-    if update.effective_user is not None:
-        keys.append(("user", update.effective_user.id))
-    return keys
-
-
-class ChatOrdered(BaseUpdateProcessor):
-    """Handles updates from different chats and people at once, each one's in arrival order.
-
-    A person's conversation spans chats (a card's button in a group opens one in private),
-    so an update waits for every earlier update from its chat or its sender.
-    """
-
-    def __init__(self, at_once: int) -> None:
-        # PTB hands updates over concurrently only when this is above 1; the bound is ours.
-        super().__init__(max_concurrent_updates=1024)
-        self._slots = asyncio.Semaphore(at_once)
-        self._last: dict[tuple[str, int], asyncio.Future[None]] = {}
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the chat's and sender's earlier updates, then handle this one."""
-        # PTB starts a task per update in the order it took them, and with its semaphore far
-        # above a getUpdates batch this runs without a pause up to the first await: each
-        # update joins its chains in arrival order.
-        keys = _order_keys(update)
-        earlier = {id(f): f for f in (self._last.get(k) for k in keys) if f is not None}
-        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for key in keys:
-            self._last[key] = mine
-        try:
-            for future in earlier.values():
-                await future
-            async with self._slots:
-                await coroutine
-        finally:
-            if inspect.iscoroutine(coroutine) and (
-                inspect.getcoroutinestate(coroutine) == inspect.CORO_CREATED
-            ):
-                coroutine.close()
-            mine.set_result(None)
-            for key in keys:
-                if self._last.get(key) is mine:
-                    del self._last[key]
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to tear down."""
 
 
 class _Application(Application[Any, Any, Any, Any, Any, Any]):
@@ -227,6 +109,7 @@ def build_application(ctx: AppContext) -> AnyApplication:
     timeout = ctx.policy.delivery.request_timeout_seconds
     polling = ctx.settings.webhook_url is None
     updates = HandledUpdates(wait_in_put=not polling)
+    progress = Progress()
     app = (
         Application.builder()
         .application_class(_Application)
@@ -235,7 +118,7 @@ def build_application(ctx: AppContext) -> AnyApplication:
         .base_file_url(ctx.settings.file_base_url)
         .context_types(ContextTypes(context=BotContext))
         .update_queue(updates)
-        .concurrent_updates(ChatOrdered(UPDATES_AT_ONCE))
+        .concurrent_updates(ChatOrdered(UPDATES_AT_ONCE, progress))
         # Every call the handlers make waits its turn in the pacer the outbox uses, ahead
         # of broadcasts, and 429s are waited out there (bot/platform/transport.py).
         .request(PacedRequest(_client(ctx), ctx.pacing, priority=INTERACTIVE))
@@ -247,7 +130,7 @@ def build_application(ctx: AppContext) -> AnyApplication:
                     write_timeout=timeout,
                     connect_timeout=timeout,
                 ),
-                updates,
+                progress,
             )
         )
         .post_init(on_start)

@@ -94,15 +94,14 @@ class Stage:
     async def settle(self) -> None:
         """Wait until the bot has handled every update sent so far.
 
-        Updates from different chats are handled at once, but the bot takes the next batch
-        (confirming the last) only once every update it took has been handled. So once a
-        probe's message is answered and confirmed, everything sent before it was handled.
+        Updates from different chats are handled at once, and the bot confirms an update to
+        Telegram only once it and every update before it has been handled. So once a probe's
+        message is confirmed, everything sent before it was handled.
         """
         if self._probe is None:
             self._probe = self.tg.user("Probe", lang="en")
         await self._probe.send("ping")
         probe_update = self.tg.bot.next_update_id - 1
-        await self._probe.wait_for("not registered", timeout=10)
         await self.wait_confirmed(probe_update)
 
     async def wait_confirmed(self, update_id: int, timeout: float = 10) -> None:  # noqa: ASYNC109

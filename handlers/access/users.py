@@ -50,6 +50,7 @@ from storage.models import User
 OPEN_PRIVATE = {"start", "lang", "language"}
 OPEN_GROUP = {"bind", "unbind"}
 NOT_BOUND_NOTE_EVERY = 300.0
+INACTIVE_NOTE_EVERY = 60.0
 
 COMMANDS = [
     CommandSpec("start", texts.CMD_START, order=0),
@@ -148,6 +149,11 @@ async def _private_gate(update: Update, context: BotContext) -> None:
         return
     r = context.app_ctx.renderer
     language = context.language
+    status = viewer.status if viewer is not None else "unknown"
+    sender = update.effective_user.id if update.effective_user else 0
+    if update.callback_query is None and not _note_due(context, ("inactive", sender, status)):
+        # Told less than a minute ago: one account's flood costs a lookup, not a reply each.
+        raise ApplicationHandlerStop
     if viewer is None:
         template, alert = "access/not_registered", texts.NOT_REGISTERED
     elif viewer.status == UserStatus.PENDING:
@@ -161,13 +167,25 @@ async def _private_gate(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-def _note_due(context: BotContext, key: int | tuple[int, int]) -> bool:
-    """Whether an unbound group (or one person in it) may be answered now (every few minutes)."""
+def _note_due(context: BotContext, key: object) -> bool:
+    """Whether someone who gets only a short note may get it now (once per few minutes).
+
+    Unbound groups and the people typing in them, and accounts that are not active: each is
+    told once, then left alone for a while, so a flood costs no replies.
+    """
     notes: dict[object, float] = context.application.bot_data.setdefault("not_bound_notes", {})
     now = time.monotonic()
-    if now - notes.get(key, -1e9) < NOT_BOUND_NOTE_EVERY:
+    every = (
+        INACTIVE_NOTE_EVERY
+        if isinstance(key, tuple) and key[0] == "inactive"
+        else NOT_BOUND_NOTE_EVERY
+    )
+    if now - notes.get(key, -1e9) < every:
         return False
     notes[key] = now
+    if len(notes) > 100_000:
+        for stale in [k for k, at in notes.items() if now - at > NOT_BOUND_NOTE_EVERY]:
+            del notes[stale]
     return True
 
 

@@ -9,6 +9,7 @@ buttons again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -413,8 +414,35 @@ async def on_message(update: Update, context: BotContext) -> bool:
         )
     if outcome.kind == "none":
         return False
+    album = update.effective_message.media_group_id if update.effective_message else None
+    if album is not None and outcome.kind == "noted":
+        _note_album_later(update, context, outcome, album)
+        return True
     await show(update, context, outcome)
     return True
+
+
+# An album arrives as one message per photo: say "received" once, after its last photo.
+ALBUM_QUIET = 0.8
+_albums: dict[tuple[int, str], asyncio.Task[None]] = {}
+
+
+def _note_album_later(update: Update, context: BotContext, outcome: Outcome, album: str) -> None:
+    """Answer an album once: each photo puts off the note until the album has gone quiet."""
+    user = update.effective_user
+    assert user is not None
+    key = (user.id, album)
+    earlier = _albums.pop(key, None)
+    if earlier is not None:
+        earlier.cancel()
+
+    async def later() -> None:
+        await asyncio.sleep(ALBUM_QUIET)
+        _albums.pop(key, None)
+        await show(update, context, outcome)
+
+    # PTB's own task: awaited when the bot stops, its errors go to the error handler.
+    _albums[key] = context.application.create_task(later(), update=update)
 
 
 async def on_cancel(update: Update, context: BotContext) -> bool:
