@@ -48,14 +48,10 @@ def card_keyboard(ctx: AppContext, language: str, incident: Incident) -> Keyboar
         )
     elif incident.status == Status.ACKNOWLEDGED:
         rows.append([Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}")])
-    for extra in CARD_BUTTONS:
+    for extra in ctx.features.card_buttons:
         rows.extend(extra(ctx, language, incident))
     rows.append([Button(label(language, texts.DETAILS), data=f"inc:info:{incident.id}")])
     return rows
-
-
-# Later stages (checklists, updates, resolution) add their buttons to the card here.
-CARD_BUTTONS: list[Any] = []
 
 
 def build_card(
@@ -72,15 +68,14 @@ def build_card(
     return text, card_keyboard(ctx, language, incident)
 
 
-async def card_context(*, session: AsyncSession, incident: Incident) -> dict[str, Any]:
-    """Extra values the card template shows (features add theirs through CARD_CONTEXT)."""
+async def card_context(
+    *, session: AsyncSession, ctx: AppContext, incident: Incident
+) -> dict[str, Any]:
+    """Extra values the card template shows (the installed features' `card_lines`)."""
     values: dict[str, Any] = {}
-    for provider in CARD_CONTEXT:
+    for provider in ctx.features.card_lines:
         values.update(await provider(session, incident))
     return values
-
-
-CARD_CONTEXT: list[Any] = []
 
 
 CardForLanguage = Callable[[str], tuple[str, Keyboard]]
@@ -91,7 +86,7 @@ async def card_for(
 ) -> CardForLanguage:
     """The incident's card as it stands now, ready to render in any language."""
     names = await people(session=session, incident=incident)
-    extra = await card_context(session=session, incident=incident)
+    extra = await card_context(session=session, ctx=ctx, incident=incident)
 
     def build(language: str) -> tuple[str, Keyboard]:
         return build_card(ctx, language, incident, names, extra)

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit, chats, contacts
 from bot.access.permissions import has_any_role, is_active
-from bot.incidents import reports
 from bot.patrols import duty, roster
 from bot.patrols.patrol_times import due_times
 from bot.platform import outbox, scheduler, spreadsheet
@@ -377,7 +376,7 @@ def problem_location(ctx: AppContext, row: PatrolRound) -> str | None:
 
 
 async def link_incident(session: AsyncSession, ctx: AppContext, incident: Incident) -> None:
-    """`bot.incidents.SUBMITTED_HOOKS`: a report started from a round is linked to it."""
+    """On submitted (`features.on_submitted`): a report started from a round is linked to it."""
     context = (incident.details or {}).get("context") or {}
     round_id = context.get("patrol_round_id")
     if not isinstance(round_id, int):
@@ -504,14 +503,3 @@ async def export_csv(
     )
     content = spreadsheet.to_csv(header, rows)
     return f"patrols-{first.isoformat()}-{last.isoformat()}.csv", content, len(rows)
-
-
-def register(ctx: AppContext) -> None:
-    """Fire rounds, missed-round checks and escalations; keep rounds planned ahead."""
-    if link_incident not in reports.SUBMITTED_HOOKS:
-        reports.SUBMITTED_HOOKS.append(link_incident)
-    ctx.scheduler.register(DUE, lambda session, timer: fire_due(ctx, session, timer))
-    ctx.scheduler.register(MISSED, lambda session, timer: fire_missed(ctx, session, timer))
-    ctx.scheduler.register(LEAD, lambda session, timer: fire_lead(ctx, session, timer))
-    roster.register(ctx)
-    ctx.scheduler.add_sweeper("patrols", Planner(ctx).sweep)

@@ -91,7 +91,7 @@ async def _detail_parts(context: BotContext, session: Any, incident: Any) -> lis
             person = await access_q.get_user(session=session, user_id=entry.actor_id)
             if person is not None:
                 names[entry.actor_id] = person
-    extra = await incident_card.card_context(session=session, incident=incident)
+    extra = await incident_card.card_context(session=session, ctx=ctx, incident=incident)
     return ctx.renderer.render_parts(
         context.language,
         "incidents/detail",
