@@ -7,7 +7,7 @@ chat; each step is saved before it is answered (R6 R7 R1 R8 R10 R12).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import InputFile, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
@@ -39,8 +39,9 @@ from messages import handling as texts
 from messages.common import error_text, level_label, purpose_label
 from messages.incidents import START_PRIVATE_ALERT
 from messages.render import as_html
-from storage import incidents as incident_q
-from storage.models import Conversation, Incident
+
+if TYPE_CHECKING:
+    from storage.models import Conversation, Incident
 
 UPDATE, RELEVEL, CLOSE, OVER = "update", "relevel", "close", "over"
 KINDS = (UPDATE, RELEVEL, CLOSE, OVER)
@@ -57,7 +58,7 @@ class _StaleButton(Exception):
 
 async def _incident(context: BotContext, incident_id: int) -> Incident:
     async with context.app_ctx.db.transaction() as session:
-        incident = await incident_q.get_incident(session=session, incident_id=incident_id)
+        incident = await reports.get_incident(session=session, incident_id=incident_id)
     if incident is None:
         raise NotFound("incidents.not_found")
     return incident

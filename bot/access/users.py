@@ -391,6 +391,16 @@ async def set_disabled(
     return user
 
 
+async def get_user(*, session: AsyncSession, user_id: int) -> User | None:
+    """A user by Telegram id, or None for someone who never registered."""
+    return await q.get_user(session=session, user_id=user_id)
+
+
+async def everyone(*, session: AsyncSession) -> list[User]:
+    """The users an admin's overview shows, newest first (the first 200)."""
+    return list(await q.list_users(session=session))
+
+
 async def find_user(*, session: AsyncSession, ref: str) -> User | None:
     """A user by numeric id or @username."""
     ref = ref.strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,8 @@ from bot.platform import outbox
 from bot.platform.context import AppContext
 from bot.platform.keyboards import Button, Keyboard
 from storage import access as access_q
-from storage.models import Incident, OutboxMessage, User
+from storage import incidents as q
+from storage.models import Incident, OutboxMessage, TimelineEntry, User
 
 
 def card_ref(incident_id: int) -> str:
@@ -76,6 +78,29 @@ async def card_context(
     for provider in ctx.features.card_lines:
         values.update(await provider(session, incident))
     return values
+
+
+@dataclass(frozen=True)
+class Details:
+    """What an incident's details show: its timeline, the people it names, the card's lines."""
+
+    incident: Incident
+    timeline: list[TimelineEntry]
+    names: dict[int, User]
+    extra: dict[str, Any]
+
+
+async def details(*, session: AsyncSession, ctx: AppContext, incident: Incident) -> Details:
+    """An incident with its timeline and everyone the timeline names, ready to render."""
+    entries = list(await q.timeline(session=session, incident_id=incident.id))
+    names = await people(session=session, incident=incident)
+    for entry in entries:
+        if entry.actor_id and entry.actor_id not in names:
+            person = await access_q.get_user(session=session, user_id=entry.actor_id)
+            if person is not None:
+                names[entry.actor_id] = person
+    extra = await card_context(session=session, ctx=ctx, incident=incident)
+    return Details(incident=incident, timeline=entries, names=names, extra=extra)
 
 
 CardForLanguage = Callable[[str], tuple[str, Keyboard]]

@@ -126,6 +126,11 @@ async def submit(
     return Submitted(incident=incident, notified=delivered, missing=missing)
 
 
+async def get_incident(*, session: AsyncSession, incident_id: int) -> Incident | None:
+    """An incident by id (a card's button carries it)."""
+    return await q.get_incident(session=session, incident_id=incident_id)
+
+
 async def find(*, session: AsyncSession, ref: str) -> Incident | None:
     """An incident by number ('2026-0001') or id."""
     ref = ref.strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -42,8 +42,9 @@ from messages import access as texts
 from messages import common
 from messages.common import error_text
 from messages.render import Renderer
-from storage import access as access_q
-from storage.models import User
+
+if TYPE_CHECKING:
+    from storage.models import User
 
 # Commands that reach their handler even from people or chats the gate would stop.
 OPEN_PRIVATE = {"start", "lang", "language"}
@@ -96,14 +97,14 @@ async def gate(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     ctx = context.app_ctx
     async with ctx.db.transaction() as session:
-        viewer = await access_q.get_user(session=session, user_id=user.id)
+        viewer = await users.get_user(session=session, user_id=user.id)
         if viewer is not None:
             users.refresh_profile(viewer, person(update))
         elif user.id in ctx.settings.admin_ids:
             viewer, _ = await users.register(session=session, ctx=ctx, person=person(update))
         group_row = None
         if chat.type != ChatType.PRIVATE:
-            group_row = await access_q.get_chat(session=session, chat_id=chat.id)
+            group_row = await chats.get_chat(session=session, chat_id=chat.id)
         convo = await conversations.current(session=session, user_id=user.id) if viewer else None
     context.viewer = viewer
     context.language = language_of(update, viewer)
@@ -371,7 +372,7 @@ async def users_command(update: Update, context: BotContext) -> None:
         await reply(update, error_text(context.language, "access.admins_only"))
         return
     async with ctx.db.transaction() as session:
-        everyone = list(await access_q.list_users(session=session))
+        everyone = await users.everyone(session=session)
         parts = ctx.renderer.render_parts(context.language, "access/users", users=everyone)
     for part in parts:
         await reply(update, part)
