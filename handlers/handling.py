@@ -36,7 +36,7 @@ from handlers.platform.common import (
 from handlers.platform.flow import router
 from messages import common
 from messages import handling as texts
-from messages.common import error_text, level_label, purpose_label
+from messages.common import error_text, level_label
 from messages.incidents import START_PRIVATE_ALERT
 from messages.render import as_html
 
@@ -179,7 +179,7 @@ def _checklist_view(
     keyboard = [
         [
             Button(
-                f"⬜ {item.number}. {texts.step_label(language, item.step)}",
+                texts.open_step_button(language, item.number, item.step),
                 data=f"hd:tick:{incident.id}:{item.index}:{item.step.signature}",
             )
         ]
@@ -346,16 +346,8 @@ async def on_relevel_message(update: Update, context: BotContext, convo: Convers
     except ServiceError as exc:
         await reply(update, error_text(language, exc.key, **exc.params))
         return
-    duty_officer = ctx.renderer.label(language, common.POSITIONS["duty_officer"])
-    added = [
-        f"{duty_officer}: {d.name}"
-        if d.target == "duty_officer"
-        else purpose_label(language, d.target)
-        for d in done.added
-    ]
-    missing = [
-        duty_officer if m == "duty_officer" else purpose_label(language, m) for m in done.missing
-    ]
+    added = [texts.route_target(language, d.target, d.name) for d in done.added]
+    missing = [texts.route_target(language, m) for m in done.missing]
     await reply(
         update,
         ctx.renderer.render(

@@ -213,7 +213,7 @@ def _start_text(context: BotContext, user: User, outcome: users.Registration) ->
         return r.render(language, "access/still_pending")
     if outcome == users.Registration.DISABLED:
         return r.render(language, "access/no_access")
-    role_names = ", ".join(common.role_label(language, x) for x in sorted(user.role_names))
+    role_names = common.role_list(language, sorted(user.role_names))
     return r.render(language, "access/welcome", user=user, roles=role_names)
 
 
@@ -272,7 +272,7 @@ async def invite(update: Update, context: BotContext) -> None:
     """/invite <role>: an admin creates a single-use registration link."""
     ctx = context.app_ctx
     assert update.effective_user is not None
-    names = ", ".join(r.value for r in ROLE_ORDER)
+    names = common.choices(r.value for r in ROLE_ORDER)
     args = command_args(update)
     try:
         role = Role(args[0].lower()) if args else None
@@ -322,7 +322,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     specs = registry.for_roles(user_roles, private=private)
     language = context.reply_language(update)
     lines = [(s.name, ctx.renderer.label(language, s.description)) for s in specs]
-    role_names = ", ".join(common.role_label(language, x) for x in sorted(user_roles))
+    role_names = common.role_list(language, sorted(user_roles))
     text = ctx.renderer.render(language, "access/help", commands=lines, roles=role_names)
     keyboard = main_menu(language, ctx.renderer) if private else None
     if update.callback_query is not None:
@@ -389,7 +389,7 @@ async def role_command(update: Update, context: BotContext) -> None:
     try:
         wanted = [Role(name.strip().lower()) for name in args[1].split(",") if name.strip()]
     except ValueError:
-        names = ", ".join(r.value for r in ROLE_ORDER)
+        names = common.choices(r.value for r in ROLE_ORDER)
         await reply(update, error_text(context.language, "access.bad_role", roles=names))
         return
     try:
