@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Collection
 from typing import Any
 
 from telegram import Bot
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
-from app import services
 from app.updates import ChatOrdered, ConfirmHandled, HandledUpdates, Progress
 from bot.access import chats, contacts
+from bot.handling import feature as handling
+from bot.incidents import feature as incidents
 from bot.incidents import report_flow
+from bot.patrols import feature as patrols
+from bot.platform import conversations
 from bot.platform.clock import Clock, OffsetFileClock, SystemClock
 from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
+from bot.platform.features import Features
 from bot.platform.outbox import Dispatcher
 from bot.platform.ratelimit import INTERACTIVE, Pacing
 from bot.platform.roles import Role, UserStatus
 from bot.platform.scheduler import Scheduler
 from bot.platform.transport import AiohttpRequest, PacedRequest
+from bot.records import feature as records
+from bot.warnings import feature as warnings
 from handlers import add_handlers
 from handlers.platform.common import BotContext
 from handlers.platform.menus import set_default_commands
@@ -49,14 +56,32 @@ class _Application(Application[Any, Any, Any, Any, Any, Any]):
         await super().stop()
 
 
+Install = Callable[[Features[AppContext], AppContext], None]
+
+# Every feature and what it contributes to the others and to the scheduler, installed in this
+# order (the order of the card's buttons and lines). Each is `bot/<concept>/feature.py`.
+FEATURES: dict[str, Install] = {
+    "incidents": incidents.install,
+    "handling": handling.install,
+    "patrols": patrols.install,
+    "warnings": warnings.install,
+    "records": records.install,
+}
+
+
 def build_context(
     settings: Settings,
     policy: Policy,
     *,
     clock: Clock | None = None,
     db: Database | None = None,
+    features: Collection[str] | None = None,
 ) -> AppContext:
-    """Create the shared services (nothing connects yet)."""
+    """Create the shared services (nothing connects yet), with every feature or those named."""
+    chosen = list(FEATURES) if features is None else [*features]
+    unknown = sorted(set(chosen) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"unknown features: {', '.join(unknown)}")
     if clock is None:
         offset_file = settings.incident_bot_clock_offset_file
         clock = OffsetFileClock(offset_file) if offset_file else SystemClock()
@@ -78,7 +103,11 @@ def build_context(
     )
     for flow in (report_flow.REPORT, report_flow.DRILL):
         ctx.flows.add(flow)
-    services.register(ctx)
+    ctx.scheduler.add_sweeper("conversations", lambda: conversations.sweep(ctx))
+    for name, install in FEATURES.items():
+        if name in chosen:
+            install(ctx.features, ctx)
+            ctx.features.installed.append(name)
     return ctx
 
 

@@ -7,7 +7,7 @@ chat; each step is saved before it is answered (R6 R7 R1 R8 R10 R12).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import InputFile, LinkPreviewOptions, Update
 from telegram.constants import ChatType, ParseMode
@@ -36,11 +36,12 @@ from handlers.platform.common import (
 from handlers.platform.flow import router
 from messages import common
 from messages import handling as texts
-from messages.common import error_text, level_label, purpose_label
+from messages.common import error_text, level_label
 from messages.incidents import START_PRIVATE_ALERT
 from messages.render import as_html
-from storage import incidents as incident_q
-from storage.models import Conversation, Incident
+
+if TYPE_CHECKING:
+    from storage.models import Conversation, Incident
 
 UPDATE, RELEVEL, CLOSE, OVER = "update", "relevel", "close", "over"
 KINDS = (UPDATE, RELEVEL, CLOSE, OVER)
@@ -57,7 +58,7 @@ class _StaleButton(Exception):
 
 async def _incident(context: BotContext, incident_id: int) -> Incident:
     async with context.app_ctx.db.transaction() as session:
-        incident = await incident_q.get_incident(session=session, incident_id=incident_id)
+        incident = await reports.get_incident(session=session, incident_id=incident_id)
     if incident is None:
         raise NotFound("incidents.not_found")
     return incident
@@ -178,7 +179,7 @@ def _checklist_view(
     keyboard = [
         [
             Button(
-                f"⬜ {item.number}. {texts.step_label(language, item.step)}",
+                texts.open_step_button(language, item.number, item.step),
                 data=f"hd:tick:{incident.id}:{item.index}:{item.step.signature}",
             )
         ]
@@ -345,16 +346,8 @@ async def on_relevel_message(update: Update, context: BotContext, convo: Convers
     except ServiceError as exc:
         await reply(update, error_text(language, exc.key, **exc.params))
         return
-    duty_officer = ctx.renderer.label(language, common.POSITIONS["duty_officer"])
-    added = [
-        f"{duty_officer}: {d.name}"
-        if d.target == "duty_officer"
-        else purpose_label(language, d.target)
-        for d in done.added
-    ]
-    missing = [
-        duty_officer if m == "duty_officer" else purpose_label(language, m) for m in done.missing
-    ]
+    added = [texts.route_target(language, d.target, d.name) for d in done.added]
+    missing = [texts.route_target(language, m) for m in done.missing]
     await reply(
         update,
         ctx.renderer.render(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
@@ -22,7 +22,9 @@ from handlers.platform.flow import router
 from messages import patrols as texts
 from messages.common import STALE_BUTTON, error_text
 from messages.conversations import kind_label
-from storage.models import Conversation
+
+if TYPE_CHECKING:
+    from storage.models import Conversation
 
 NOTE_KIND = "patrol_note"
 EXPORT_DEFAULT_DAYS = 30

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -22,7 +22,9 @@ from messages import common
 from messages import warnings as texts
 from messages.common import error_text, role_label
 from messages.conversations import kind_label
-from storage.models import Conversation
+
+if TYPE_CHECKING:
+    from storage.models import Conversation
 
 KIND = "warning"
 LIFT_KIND = "lift"

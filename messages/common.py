@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 
 from messages.i18n import N_, gettext_for
 
@@ -68,6 +69,16 @@ def role_label(language: str, role: str) -> str:
 def position_label(language: str, position: str) -> str:
     """A position's name in a language."""
     return _name(POSITIONS, language, position)
+
+
+def role_list(language: str, roles: Iterable[str]) -> str:
+    """Roles' names in a language, in the order given, separated by commas."""
+    return ", ".join(role_label(language, role) for role in roles)
+
+
+def choices(values: Iterable[str]) -> str:
+    """The words a command accepts (roles, purposes), listed for its usage text."""
+    return ", ".join(values)
 
 
 def purpose_label(language: str, purpose: str) -> str:

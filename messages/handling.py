@@ -178,6 +178,17 @@ def _target(language: str, target: str) -> str:
     return purpose_label(language, target)
 
 
+def route_target(language: str, target: str, name: str | None = None) -> str:
+    """Where a level change sent the incident: a chat by its purpose, the duty officer by name."""
+    label = _target(language, target)
+    return f"{label}: {name}" if target == "duty_officer" and name is not None else label
+
+
+def open_step_button(language: str, number: int, step: Any) -> str:
+    """A checklist step not yet done, as the button that ticks it."""
+    return f"⬜ {number}. {step_label(language, step)}"
+
+
 def close_field_label(language: str, field: str) -> str:
     """A situation-report field's name in a language."""
     message = CLOSE_FIELDS.get(field)

@@ -44,6 +44,42 @@ def imports_of(path: Path) -> set[str]:
     return found
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def storage_imports(source: str) -> tuple[set[str], set[str]]:
+    """The `storage` modules a source imports when it runs, and those only for type checking."""
+    running: set[str] = set()
+    typing_only: set[str] = set()
+
+    def visit(node: ast.AST, typing: bool) -> None:
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            targets = [f"{node.module}.{a.name}" for a in node.names]
+        for target in targets:
+            if target.split(".")[0] == "storage":
+                module = _resolve(target) or target
+                (typing_only if typing else running).add(module)
+        if _is_type_checking(node):
+            assert isinstance(node, ast.If)
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, typing)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, typing)
+
+    visit(ast.parse(source), False)
+    return running, typing_only
+
+
 def _graph() -> dict[str, set[str]]:
     return {name: imports_of(path) - {name} for name, path in MODULES.items()}
 
@@ -118,3 +154,32 @@ def test_bot_is_a_package_per_concept() -> None:
     """Nothing sits directly in bot/ but its __init__: every module belongs to a concept."""
     loose = sorted(p.name for p in (ROOT / "bot").glob("*.py") if p.name != "__init__.py")
     assert loose == []
+
+
+def test_handlers_reach_storage_only_through_services() -> None:
+    """Handlers call `bot/<concept>/` services and never `storage` (models only as types)."""
+    offenders: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        if name.split(".")[0] != "handlers":
+            continue
+        running, typing_only = storage_imports(path.read_text(encoding="utf-8"))
+        wrong = running | {m for m in typing_only if not m.startswith("storage.models")}
+        if wrong:
+            offenders[name] = sorted(wrong)
+    assert offenders == {}
+
+
+def test_the_storage_import_finder_tells_types_from_calls() -> None:
+    """The check above can fail: run-time imports count, models under TYPE_CHECKING do not."""
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "from storage import access as access_q\n"
+        "import storage.incidents\n"
+        "if TYPE_CHECKING:\n"
+        "    from storage.models import User\n"
+        "def f():\n"
+        "    from storage import patrols\n"
+    )
+    running, typing_only = storage_imports(source)
+    assert running == {"storage.access", "storage.incidents", "storage.patrols"}
+    assert typing_only == {"storage.models"}

@@ -30,9 +30,13 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=TZ).astimezone(UTC)
 
 
-def _context(db: Database, clock: ManualClock, **policy: object) -> AppContext:
+def _context(
+    db: Database, clock: ManualClock, features: list[str] | None = None, **policy: object
+) -> AppContext:
     settings = Settings(telegram_bot_token="1:x", database_url=db.url)
-    return build_context(settings, Policy.model_validate(policy), clock=clock, db=db)
+    return build_context(
+        settings, Policy.model_validate(policy), clock=clock, db=db, features=features
+    )
 
 
 async def _plan(ctx: AppContext) -> int:
@@ -105,7 +109,7 @@ async def test_a_changed_schedule_drops_future_rounds_it_no_longer_has(db: Datab
 async def test_the_roster_answers_who_is_on_duty_and_falls_back_without_one(
     db: Database,
 ) -> None:
-    """R11: `bot.duty` asks the roster; with no rotation everyone with the duty role counts."""
+    """R11: `bot.duty` asks the roster; with no rotation (or no patrols) the duty role counts."""
     clock = ManualClock(_at(MONDAY, 8))
     async with db.transaction() as session:
         for user_id, name in ((1, "Wu"), (2, "Sun")):
@@ -120,7 +124,7 @@ async def test_the_roster_answers_who_is_on_duty_and_falls_back_without_one(
             )
             await access_q.set_roles(session=session, user=user, roles=[Role.DUTY])
     ctx = _context(db, clock, duty={"officers": [1, 2], "start": MONDAY.isoformat()})
-    assert roster.lookup in duty.ROSTER
+    assert ctx.features.roster is roster.lookup
     async with db.transaction() as session:
         before_handover = await duty.officers_on_duty(session=session, ctx=ctx, at=clock.now())
         after = await duty.officers_on_duty(session=session, ctx=ctx, at=_at(MONDAY, 9))
@@ -128,6 +132,11 @@ async def test_the_roster_answers_who_is_on_duty_and_falls_back_without_one(
     assert [u.id for u in before_handover] == [2]
     assert [u.id for u in after] == [1] and [u.id for u in tuesday] == [1]
     unrostered = _context(db, clock)
+    no_patrols = _context(
+        db, clock, ["incidents"], duty={"officers": [1, 2], "start": MONDAY.isoformat()}
+    )
     async with db.transaction() as session:
         everyone = await duty.officers_on_duty(session=session, ctx=unrostered, at=clock.now())
+        without = await duty.officers_on_duty(session=session, ctx=no_patrols, at=clock.now())
     assert sorted(u.id for u in everyone) == [1, 2]
+    assert sorted(u.id for u in without) == [1, 2]

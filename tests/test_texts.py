@@ -14,7 +14,8 @@ from bot.incidents.sources import parse_source
 from bot.platform.errors import Invalid
 from bot.platform.timeparse import parse_when
 from emulator.html import parse_html
-from messages import catalog
+from messages import catalog, common
+from messages import handling as handling_texts
 from messages.fit import TEXT_LIMIT, split_html, truncate_html, utf16_len
 from messages.render import Renderer
 
@@ -33,6 +34,18 @@ def test_english_and_chinese_render_differently() -> None:
     r = Renderer()
     assert "What you can do" in r.render("en", "access/help", commands=[], roles="")
     assert "可用命令" in r.render("zh_CN", "access/help", commands=[], roles="")
+
+
+def test_labels_handlers_show_come_from_messages() -> None:
+    """R15: lists of roles, a level change's new targets and checklist buttons, in each language."""
+    assert common.role_list("zh_CN", ["duty", "staff"]) == "值班人员, 工作人员"
+    assert common.role_list("en", ["duty", "staff"]) == "duty officer, staff"
+    assert common.choices(["leadership", "duty"]) == "leadership, duty"
+    assert handling_texts.route_target("zh_CN", "duty_officer", "Wu") == "值班人员: Wu"
+    assert handling_texts.route_target("zh_CN", "duty_officer") == "值班人员"
+    assert handling_texts.route_target("en", "leadership", "Wu") == "leadership group chat"
+    step = type("Step", (), {"text": "", "text_en": "", "key": "people_first"})()
+    assert handling_texts.open_step_button("en", 3, step) == "⬜ 3. Keep people safe first"
 
 
 @settings(max_examples=60, deadline=None)

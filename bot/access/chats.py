@@ -87,6 +87,11 @@ async def unbind(
     return purpose
 
 
+async def get_chat(*, session: AsyncSession, chat_id: int) -> Chat | None:
+    """A group chat the bot knows of, bound or not."""
+    return await q.get_chat(session=session, chat_id=chat_id)
+
+
 async def bound_chat(*, session: AsyncSession, purpose: str) -> Chat | None:
     """The chat bound to a purpose, if the bot is still in it."""
     chat = await q.chat_for_purpose(session=session, purpose=purpose)

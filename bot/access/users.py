@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -243,13 +242,8 @@ async def after_activation(*, session: AsyncSession, ctx: AppContext, user: User
     """Run what features want done when someone becomes active (e.g. active warnings)."""
     if user.status != UserStatus.ACTIVE:
         return
-    for hook in ACTIVATION_HOOKS:
+    for hook in ctx.features.on_activated:
         await hook(session, ctx, user)
-
-
-ActivationHook = Callable[[AsyncSession, AppContext, User], Awaitable[None]]
-# Features that must reach every newly active user (active warnings) register here.
-ACTIVATION_HOOKS: list[ActivationHook] = []
 
 
 async def create_invite(
@@ -401,6 +395,16 @@ async def set_disabled(
         target=f"user:{user.id}",
     )
     return user
+
+
+async def get_user(*, session: AsyncSession, user_id: int) -> User | None:
+    """A user by Telegram id, or None for someone who never registered."""
+    return await q.get_user(session=session, user_id=user_id)
+
+
+async def everyone(*, session: AsyncSession) -> list[User]:
+    """The users an admin's overview shows, newest first (the first 200)."""
+    return list(await q.list_users(session=session))
 
 
 async def find_user(*, session: AsyncSession, ref: str) -> User | None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from bot.access.permissions import has_any_role
-from bot.handling import closing, playbooks, progress
-from bot.incidents import incident_card, lifecycle
 from bot.incidents.model import Status
 from bot.platform.context import AppContext
 from bot.platform.errors import NotAllowed
@@ -39,22 +37,3 @@ def card_buttons(ctx: AppContext, language: str, incident: Incident) -> Keyboard
     if incident.status == Status.RESOLVED:
         return [[button(texts.DECLARE_OVER, "over")]]
     return []
-
-
-def install() -> None:
-    """Add handling's buttons, card lines and taken-hook to the incident card (once)."""
-    for hooks, hook in (
-        (incident_card.CARD_BUTTONS, card_buttons),
-        (incident_card.CARD_CONTEXT, playbooks.card_context),
-        (incident_card.CARD_CONTEXT, progress.card_context),
-        (incident_card.CARD_CONTEXT, closing.card_context),
-        (lifecycle.TAKEN_HOOKS, progress.on_taken),
-    ):
-        if hook not in hooks:
-            hooks.append(hook)
-
-
-def register(ctx: AppContext) -> None:
-    """Install the card hooks and let the scheduler fire update reminders."""
-    install()
-    progress.register(ctx)

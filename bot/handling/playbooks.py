@@ -235,5 +235,5 @@ async def tick(
 
 
 async def card_context(session: AsyncSession, incident: Incident) -> dict[str, Any]:
-    """The card's checklist progress, for `incidents.CARD_CONTEXT`."""
+    """The card's checklist progress, for the card (`features.card_lines`)."""
     return {"checklist": await checklist(session=session, incident=incident)}

@@ -71,7 +71,7 @@ async def stop_reminders(*, session: AsyncSession, incident_id: int) -> None:
 
 
 async def on_taken(session: AsyncSession, ctx: AppContext, incident: Incident) -> None:
-    """Whoever takes charge is now the one reminded (a `TAKEN_HOOKS` entry)."""
+    """Whoever takes charge is now the one reminded (`features.on_taken`)."""
     await arm_reminder(session=session, ctx=ctx, incident=incident)
 
 
@@ -318,19 +318,9 @@ async def last_update(*, session: AsyncSession, incident_id: int) -> TimelineEnt
 
 
 async def card_context(session: AsyncSession, incident: Incident) -> dict[str, Any]:
-    """The newest update and its author, for the card (`incidents.CARD_CONTEXT`)."""
+    """The newest update and its author, for the card (`features.card_lines`)."""
     entry = await last_update(session=session, incident_id=incident.id)
     author = None
     if entry is not None and entry.actor_id is not None:
         author = await access_q.get_user(session=session, user_id=entry.actor_id)
     return {"last_update": entry, "last_update_by": author}
-
-
-def register(ctx: AppContext) -> None:
-    """Let the scheduler fire update reminders."""
-    ctx.scheduler.register(
-        REMINDER,
-        lambda session, timer: remind(ctx, session, timer),
-        owner=q.lock_incident,
-        describe=q.incident_label,
-    )

@@ -142,13 +142,3 @@ async def fire(ctx: AppContext, session: AsyncSession, timer: Timer) -> None:
         due_at=now + timeout(ctx, incident.level),
         payload={"round": next_round, "step": next_step},
     )
-
-
-def register(ctx: AppContext) -> None:
-    """Let the scheduler fire escalation deadlines."""
-    ctx.scheduler.register(
-        KIND,
-        lambda session, timer: fire(ctx, session, timer),
-        owner=q.lock_incident,
-        describe=q.incident_label,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,8 @@ from bot.platform import outbox
 from bot.platform.context import AppContext
 from bot.platform.keyboards import Button, Keyboard
 from storage import access as access_q
-from storage.models import Incident, OutboxMessage, User
+from storage import incidents as q
+from storage.models import Incident, OutboxMessage, TimelineEntry, User
 
 
 def card_ref(incident_id: int) -> str:
@@ -48,14 +50,10 @@ def card_keyboard(ctx: AppContext, language: str, incident: Incident) -> Keyboar
         )
     elif incident.status == Status.ACKNOWLEDGED:
         rows.append([Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}")])
-    for extra in CARD_BUTTONS:
+    for extra in ctx.features.card_buttons:
         rows.extend(extra(ctx, language, incident))
     rows.append([Button(label(language, texts.DETAILS), data=f"inc:info:{incident.id}")])
     return rows
-
-
-# Later stages (checklists, updates, resolution) add their buttons to the card here.
-CARD_BUTTONS: list[Any] = []
 
 
 def build_card(
@@ -72,15 +70,37 @@ def build_card(
     return text, card_keyboard(ctx, language, incident)
 
 
-async def card_context(*, session: AsyncSession, incident: Incident) -> dict[str, Any]:
-    """Extra values the card template shows (features add theirs through CARD_CONTEXT)."""
+async def card_context(
+    *, session: AsyncSession, ctx: AppContext, incident: Incident
+) -> dict[str, Any]:
+    """Extra values the card template shows (the installed features' `card_lines`)."""
     values: dict[str, Any] = {}
-    for provider in CARD_CONTEXT:
+    for provider in ctx.features.card_lines:
         values.update(await provider(session, incident))
     return values
 
 
-CARD_CONTEXT: list[Any] = []
+@dataclass(frozen=True)
+class Details:
+    """What an incident's details show: its timeline, the people it names, the card's lines."""
+
+    incident: Incident
+    timeline: list[TimelineEntry]
+    names: dict[int, User]
+    extra: dict[str, Any]
+
+
+async def details(*, session: AsyncSession, ctx: AppContext, incident: Incident) -> Details:
+    """An incident with its timeline and everyone the timeline names, ready to render."""
+    entries = list(await q.timeline(session=session, incident_id=incident.id))
+    names = await people(session=session, incident=incident)
+    for entry in entries:
+        if entry.actor_id and entry.actor_id not in names:
+            person = await access_q.get_user(session=session, user_id=entry.actor_id)
+            if person is not None:
+                names[entry.actor_id] = person
+    extra = await card_context(session=session, ctx=ctx, incident=incident)
+    return Details(incident=incident, timeline=entries, names=names, extra=extra)
 
 
 CardForLanguage = Callable[[str], tuple[str, Keyboard]]
@@ -91,7 +111,7 @@ async def card_for(
 ) -> CardForLanguage:
     """The incident's card as it stands now, ready to render in any language."""
     names = await people(session=session, incident=incident)
-    extra = await card_context(session=session, incident=incident)
+    extra = await card_context(session=session, ctx=ctx, incident=incident)
 
     def build(language: str) -> tuple[str, Keyboard]:
         return build_card(ctx, language, incident, names, extra)

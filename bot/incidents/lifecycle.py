@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit
@@ -116,11 +114,7 @@ async def take_charge(
         action="incident.taken",
         target=f"incident:{incident.number}",
     )
-    for hook in TAKEN_HOOKS:
+    for hook in ctx.features.on_taken:
         await hook(session, ctx, incident)
     await refresh_cards(session=session, ctx=ctx, incident=incident)
     return incident
-
-
-# Features that start work when someone takes charge (update reminders) register here.
-TAKEN_HOOKS: list[Any] = []

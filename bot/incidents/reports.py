@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,16 +121,14 @@ async def submit(
         card_ref=card_ref(incident.id),
     )
     await escalation.start(session=session, ctx=ctx, incident=incident)
-    for hook in SUBMITTED_HOOKS:
+    for hook in ctx.features.on_submitted:
         await hook(session, ctx, incident)
     return Submitted(incident=incident, notified=delivered, missing=missing)
 
 
-# Features that follow up a new incident (a patrol round linking to it) register here.
-SubmittedHook = Callable[[AsyncSession, AppContext, Incident], Awaitable[None]]
-
-
-SUBMITTED_HOOKS: list[SubmittedHook] = []
+async def get_incident(*, session: AsyncSession, incident_id: int) -> Incident | None:
+    """An incident by id (a card's button carries it)."""
+    return await q.get_incident(session=session, incident_id=incident_id)
 
 
 async def find(*, session: AsyncSession, ref: str) -> Incident | None:

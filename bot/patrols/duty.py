@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,14 +11,11 @@ from bot.platform.roles import Role
 from storage import access as access_q
 from storage.models import User
 
-RosterLookup = Callable[[AsyncSession, AppContext, datetime], Awaitable[list[User] | None]]
-# The duty roster registers itself here; None from it means "no roster configured".
-ROSTER: list[RosterLookup] = []
-
 
 async def officers_on_duty(*, session: AsyncSession, ctx: AppContext, at: datetime) -> list[User]:
-    """The duty officers responsible at a moment."""
-    for lookup in ROSTER:
+    """The duty officers responsible at a moment: by the roster when one is installed and kept."""
+    lookup = ctx.features.roster
+    if lookup is not None:
         found = await lookup(session, ctx, at)
         if found is not None:
             return found

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit, chats, contacts
 from bot.access.permissions import has_any_role, is_active
-from bot.incidents import reports
 from bot.patrols import duty, roster
 from bot.patrols.patrol_times import due_times
 from bot.platform import outbox, scheduler, spreadsheet
@@ -377,7 +376,7 @@ def problem_location(ctx: AppContext, row: PatrolRound) -> str | None:
 
 
 async def link_incident(session: AsyncSession, ctx: AppContext, incident: Incident) -> None:
-    """`bot.incidents.SUBMITTED_HOOKS`: a report started from a round is linked to it."""
+    """On submitted (`features.on_submitted`): a report started from a round is linked to it."""
     context = (incident.details or {}).get("context") or {}
     round_id = context.get("patrol_round_id")
     if not isinstance(round_id, int):
@@ -506,16 +505,6 @@ async def export_csv(
     return f"patrols-{first.isoformat()}-{last.isoformat()}.csv", content, len(rows)
 
 
-def register(ctx: AppContext) -> None:
-    """Fire rounds, missed-round checks and escalations; keep rounds planned ahead."""
-    if link_incident not in reports.SUBMITTED_HOOKS:
-        reports.SUBMITTED_HOOKS.append(link_incident)
-
-    def lock_round(session: AsyncSession, round_id: int) -> Any:
-        return q.get_round(session=session, round_id=round_id, for_update=True)
-
-    ctx.scheduler.register(DUE, lambda s, timer: fire_due(ctx, s, timer), owner=lock_round)
-    ctx.scheduler.register(MISSED, lambda s, timer: fire_missed(ctx, s, timer), owner=lock_round)
-    ctx.scheduler.register(LEAD, lambda s, timer: fire_lead(ctx, s, timer), owner=lock_round)
-    roster.register(ctx)
-    ctx.scheduler.add_sweeper("patrols", Planner(ctx).sweep)
+async def lock_round(session: AsyncSession, round_id: int) -> Any:
+    """Lock a patrol round (its timers are taken after it: one lock order)."""
+    return await q.get_round(session=session, round_id=round_id, for_update=True)

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit, chats, contacts, users
 from bot.access.permissions import has_any_role, is_active, is_admin, is_handler
-from bot.patrols import duty
 from bot.platform import outbox, scheduler
 from bot.platform.config import DutyPolicy
 from bot.platform.context import AppContext
@@ -117,7 +116,7 @@ async def officer_for(*, session: AsyncSession, ctx: AppContext, day: date) -> D
 
 
 async def lookup(session: AsyncSession, ctx: AppContext, at: datetime) -> list[User] | None:
-    """The `bot.duty.ROSTER` lookup: the officer of the duty day at a moment."""
+    """The roster lookup (`features.roster`): the officer of the duty day at a moment."""
     found = await officer_for(session=session, ctx=ctx, day=current_day(ctx, at))
     if found is None:
         return None
@@ -362,13 +361,6 @@ async def fire_handover(ctx: AppContext, session: AsyncSession, timer: Timer) ->
             held=tomorrow,
             start=handover_at(ctx, tomorrow.day),
         )
-
-
-def register(ctx: AppContext) -> None:
-    """Answer `bot.duty`'s question from the roster, and fire the hand-overs."""
-    if lookup not in duty.ROSTER:
-        duty.ROSTER.append(lookup)
-    ctx.scheduler.register(HANDOVER, lambda session, timer: fire_handover(ctx, session, timer))
 
 
 DAY_WORDS = {"today": 0, "今天": 0, "tomorrow": 1, "明天": 1, "后天": 2}

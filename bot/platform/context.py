@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.platform.clock import Clock
 from bot.platform.config import Policy, Settings
+from bot.platform.features import Features
 from bot.platform.flows import Engine, Env, Flows
 from bot.platform.ratelimit import Pacing
 from bot.platform.scheduler import Scheduler
@@ -32,6 +33,8 @@ class AppContext:
     dispatcher: Dispatcher | None = None
     bot_username: str = "incident_bot"
     flows: Flows = field(default_factory=Flows)
+    # What the installed features contribute to each other (app/build.py installs them).
+    features: Features[AppContext] = field(default_factory=Features)
 
     @property
     def engine(self) -> Engine:

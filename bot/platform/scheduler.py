@@ -102,6 +102,16 @@ class Scheduler:
         """Run a check on every tick (it opens its own transactions)."""
         self._sweepers.append((name, sweeper))
 
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds of timer something handles."""
+        return frozenset(self._kinds)
+
+    @property
+    def sweeper_names(self) -> tuple[str, ...]:
+        """The periodic checks run on every tick, in order."""
+        return tuple(name for name, _ in self._sweepers)
+
     async def tick(self) -> int:
         """Fire everything due now; returns how many timers fired."""
         async with self._lock:

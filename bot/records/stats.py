@@ -328,9 +328,3 @@ async def send_summary(ctx: AppContext, session: AsyncSession, timer: Timer) -> 
         target=f"month:{month}",
         chat=chat.id if chat is not None else None,
     )
-
-
-def register(ctx: AppContext) -> None:
-    """Send monthly summaries when due, and keep the next ones planned."""
-    ctx.scheduler.register(SUMMARY, lambda session, timer: send_summary(ctx, session, timer))
-    ctx.scheduler.add_sweeper("records", SummaryPlanner(ctx).sweep)

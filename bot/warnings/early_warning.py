@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.access import audit, chats, users
+from bot.access import audit, chats
 from bot.access.permissions import has_any_role, is_leader
 from bot.platform import cron, outbox, scheduler
 from bot.platform.context import AppContext
@@ -791,15 +791,6 @@ async def send_active_to(session: AsyncSession, ctx: AppContext, user: User) -> 
         )
 
 
-def register(ctx: AppContext) -> None:
-    """Fire repeats, keep progress messages current, and reach people as they are approved."""
-    ctx.scheduler.register(
-        REPEAT,
-        lambda session, timer: fire_repeat(ctx, session, timer),
-        owner=lambda session, warning_id: q.get_warning(
-            session=session, warning_id=warning_id, for_update=True
-        ),
-    )
-    ctx.scheduler.add_sweeper("warning_status", StatusWatcher(ctx).sweep)
-    if send_active_to not in users.ACTIVATION_HOOKS:
-        users.ACTIVATION_HOOKS.append(send_active_to)
+async def lock_warning(session: AsyncSession, warning_id: int) -> Any:
+    """Lock a warning (its timers are taken after it: one lock order)."""
+    return await q.get_warning(session=session, warning_id=warning_id, for_update=True)

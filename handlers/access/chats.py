@@ -11,7 +11,7 @@ from bot.access import chats
 from bot.platform.errors import ServiceError
 from bot.platform.roles import ChatPurpose
 from handlers.platform.common import BotContext, command_args, reply
-from messages.common import error_text
+from messages.common import choices, error_text
 
 
 async def bind(update: Update, context: BotContext) -> None:
@@ -20,7 +20,7 @@ async def bind(update: Update, context: BotContext) -> None:
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
     args = command_args(update)
-    purposes = ", ".join(p.value for p in ChatPurpose)
+    purposes = choices(p.value for p in ChatPurpose)
     if not args:
         await reply(
             update,

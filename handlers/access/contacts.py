@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -20,7 +20,9 @@ from messages import access as access_texts
 from messages import common
 from messages import contacts as texts
 from messages.common import error_text, position_label
-from storage.models import Conversation
+
+if TYPE_CHECKING:
+    from storage.models import Conversation
 
 KIND = "contact"
 FIELDS = ("name", "title", "area", "office_phone", "mobile")

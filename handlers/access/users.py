@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import ChatMemberUpdated, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -43,8 +43,9 @@ from messages import access as texts
 from messages import common
 from messages.common import error_text
 from messages.render import Renderer
-from storage import access as access_q
-from storage.models import User
+
+if TYPE_CHECKING:
+    from storage.models import User
 
 # Commands that reach their handler even from people or chats the gate would stop.
 OPEN_PRIVATE = {"start", "lang", "language"}
@@ -98,14 +99,14 @@ async def gate(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     ctx = context.app_ctx
     async with ctx.db.transaction() as session:
-        viewer = await access_q.get_user(session=session, user_id=user.id)
+        viewer = await users.get_user(session=session, user_id=user.id)
         if viewer is not None:
             users.refresh_profile(viewer, person(update))
         elif user.id in ctx.settings.admin_ids:
             viewer, _ = await users.register(session=session, ctx=ctx, person=person(update))
         group_row = None
         if chat.type != ChatType.PRIVATE:
-            group_row = await access_q.get_chat(session=session, chat_id=chat.id)
+            group_row = await chats.get_chat(session=session, chat_id=chat.id)
         convo = await conversations.current(session=session, user_id=user.id) if viewer else None
     context.viewer = viewer
     context.language = language_of(update, viewer)
@@ -231,7 +232,7 @@ def _start_text(context: BotContext, user: User, outcome: users.Registration) ->
         return r.render(language, "access/still_pending")
     if outcome == users.Registration.DISABLED:
         return r.render(language, "access/no_access")
-    role_names = ", ".join(common.role_label(language, x) for x in sorted(user.role_names))
+    role_names = common.role_list(language, sorted(user.role_names))
     return r.render(language, "access/welcome", user=user, roles=role_names)
 
 
@@ -290,7 +291,7 @@ async def invite(update: Update, context: BotContext) -> None:
     """/invite <role>: an admin creates a single-use registration link."""
     ctx = context.app_ctx
     assert update.effective_user is not None
-    names = ", ".join(r.value for r in ROLE_ORDER)
+    names = common.choices(r.value for r in ROLE_ORDER)
     args = command_args(update)
     try:
         role = Role(args[0].lower()) if args else None
@@ -340,7 +341,7 @@ async def help_command(update: Update, context: BotContext) -> None:
     specs = registry.for_roles(user_roles, private=private)
     language = context.reply_language(update)
     lines = [(s.name, ctx.renderer.label(language, s.description)) for s in specs]
-    role_names = ", ".join(common.role_label(language, x) for x in sorted(user_roles))
+    role_names = common.role_list(language, sorted(user_roles))
     text = ctx.renderer.render(language, "access/help", commands=lines, roles=role_names)
     keyboard = main_menu(language, ctx.renderer) if private else None
     if update.callback_query is not None:
@@ -390,7 +391,7 @@ async def users_command(update: Update, context: BotContext) -> None:
         await reply(update, error_text(context.language, "access.admins_only"))
         return
     async with ctx.db.transaction() as session:
-        everyone = list(await access_q.list_users(session=session))
+        everyone = await users.everyone(session=session)
         parts = ctx.renderer.render_parts(context.language, "access/users", users=everyone)
     for part in parts:
         await reply(update, part)
@@ -407,7 +408,7 @@ async def role_command(update: Update, context: BotContext) -> None:
     try:
         wanted = [Role(name.strip().lower()) for name in args[1].split(",") if name.strip()]
     except ValueError:
-        names = ", ".join(r.value for r in ROLE_ORDER)
+        names = common.choices(r.value for r in ROLE_ORDER)
         await reply(update, error_text(context.language, "access.bad_role", roles=names))
         return
     try:

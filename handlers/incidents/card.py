@@ -17,7 +17,6 @@ from bot.platform.roles import Role
 from handlers.platform.common import BotContext, answer, command_args, reply, reply_parts
 from messages import incidents as texts
 from messages.common import STALE_BUTTON, error_text
-from storage import incidents as incident_q
 
 HANDLERS = roles(Role.DUTY, Role.TECH_CENTER, Role.LEADER)
 
@@ -60,14 +59,15 @@ async def _details_privately(update: Update, context: BotContext, incident_id: i
     assert user is not None
     r, language = ctx.renderer, context.language
     async with ctx.db.transaction() as session:
-        incident = await incident_q.get_incident(session=session, incident_id=incident_id)
+        incident = await reports.get_incident(session=session, incident_id=incident_id)
         if incident is None:
             await answer(query, error_text(language, "incidents.not_found"), alert=True)
             return
         if not await reports.viewable(session=session, ctx=ctx, user_id=user.id, incident=incident):
             await answer(query, error_text(language, "incidents.not_allowed"), alert=True)
             return
-        parts = await _detail_parts(context, session, incident)
+        found = await incident_card.details(session=session, ctx=ctx, incident=incident)
+        parts = _detail_parts(context, found)
     in_private = (
         update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
     )
@@ -80,25 +80,14 @@ async def _details_privately(update: Update, context: BotContext, incident_id: i
     await answer(query, None if in_private else r.label(language, texts.DETAILS_SENT_ALERT))
 
 
-async def _detail_parts(context: BotContext, session: Any, incident: Any) -> list[Markup]:
-    ctx = context.app_ctx
-    entries = list(await incident_q.timeline(session=session, incident_id=incident.id))
-    names = await incident_card.people(session=session, incident=incident)
-    for entry in entries:
-        if entry.actor_id and entry.actor_id not in names:
-            from storage import access as access_q
-
-            person = await access_q.get_user(session=session, user_id=entry.actor_id)
-            if person is not None:
-                names[entry.actor_id] = person
-    extra = await incident_card.card_context(session=session, incident=incident)
-    return ctx.renderer.render_parts(
+def _detail_parts(context: BotContext, found: incident_card.Details) -> list[Markup]:
+    return context.app_ctx.renderer.render_parts(
         context.language,
         "incidents/detail",
-        incident=incident,
-        names=names,
-        timeline=entries,
-        **extra,
+        incident=found.incident,
+        names=found.names,
+        timeline=found.timeline,
+        **found.extra,
     )
 
 
@@ -119,7 +108,8 @@ async def show_command(update: Update, context: BotContext) -> None:
         if not await reports.viewable(session=session, ctx=ctx, user_id=user.id, incident=incident):
             await reply(update, error_text(context.reply_language(update), "incidents.not_allowed"))
             return
-        parts = await _detail_parts(context, session, incident)
+        found = await incident_card.details(session=session, ctx=ctx, incident=incident)
+        parts = _detail_parts(context, found)
     await reply_parts(update, parts)
 
 

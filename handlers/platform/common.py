@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -26,7 +26,9 @@ from bot.platform.keyboards import Keyboard
 from messages.common import STALE_BUTTON as STALE
 from messages.i18n import language_from_telegram
 from messages.render import as_html
-from storage.models import Conversation, User
+
+if TYPE_CHECKING:
+    from storage.models import Conversation, User
 
 log = logging.getLogger(__name__)
 

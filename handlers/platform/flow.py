@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -15,10 +15,12 @@ from handlers.platform import flows
 from handlers.platform.common import BotContext, answer, on_button, reply
 from handlers.platform.fallback import not_understood
 from messages.conversations import kind_label
-from storage.models import Conversation
 
-FlowStep = Callable[[Update, BotContext, Conversation], Awaitable[None]]
-CancelHook = Callable[[Update, BotContext, Conversation], Awaitable[None]]
+if TYPE_CHECKING:
+    from storage.models import Conversation
+
+FlowStep = Callable[[Update, BotContext, "Conversation"], Awaitable[None]]
+CancelHook = Callable[[Update, BotContext, "Conversation"], Awaitable[None]]
 
 
 class FlowRouter:

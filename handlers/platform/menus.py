@@ -9,10 +9,10 @@ from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeCh
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from bot.access import users
 from bot.platform.commands import CommandRegistry
 from bot.platform.context import AppContext
 from messages.i18n import LANGUAGES, gettext_for
-from storage import access as access_q
 
 log = logging.getLogger(__name__)
 MENU_LANGUAGE_CODES = {"zh_CN": "zh", "en": "en"}
@@ -50,7 +50,7 @@ async def set_user_commands(app: Application[Any, Any, Any, Any, Any, Any], user
     ctx: AppContext = app.bot_data["ctx"]
     registry: CommandRegistry = app.bot_data["commands"]
     async with ctx.db.transaction() as session:
-        user = await access_q.get_user(session=session, user_id=user_id)
+        user = await users.get_user(session=session, user_id=user_id)
     if user is None:
         return
     commands = _commands(registry, set(user.role_names), user.language, private=True)
