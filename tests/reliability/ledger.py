@@ -177,7 +177,7 @@ def _check_edits(
             continue
         key = (_current(emulator, original.chat_id), original.message_id)
         wanted = str((edit.payload or {}).get("text") or "")
-        if shown.get(key) != wanted and "not modified" not in (edit.error or ""):
+        if shown.get(key) != wanted and "not modified" not in (edit.last_error or ""):
             ledger.stale_copies.append(f"#{original_id} in {key[0]}: {wanted[:60]!r}")
 
 

@@ -3,9 +3,12 @@
 Reports of every level, acknowledgements, progress updates, a warning to everyone and a
 group's migration to a supergroup, while Telegram answers at random (seeded) with 429 and
 retry_after, 500, timeouts, dropped connections and 403 for someone who blocked the bot.
-Faults hit only chats that receive notifications through the outbox, as a flaky Telegram
-would; afterwards every notification is in its chat once, or twice where a timeout could
-have delivered it and the outbox counted a possible duplicate.
+Faults hit the chats that receive notifications through the outbox, and every call the bot
+makes while people use it: replies, edits of prompts and answers to button presses (429, 5xx
+and timeouts there; a reply whose connection is dropped would be lost for good, which a flaky
+network can do but this test does not ask of it). Every journey step still completes with
+no error logged; afterwards every notification is in its chat once, or twice where a timeout
+could have delivered it and the outbox counted a possible duplicate.
 INCIDENT_BOT_FAULT_SEED=<seed> replays a run.
 """
 
@@ -26,7 +29,8 @@ from tests.journeys.test_warnings import compose
 from tests.reliability.ledger import outbox_ledger
 
 # Long enough for the patience the test computes from the faults it aimed (longest_retry).
-pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
+# A press answered late may be answered again: Telegram refuses the second as "too old".
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(300), pytest.mark.repeated_answers]
 
 PASSIVE = 20
 TITLE = "Faults drill: suspicious logins"
@@ -47,11 +51,18 @@ def _seed() -> int:
     return int(raw) if raw else random.SystemRandom().randrange(2**31)
 
 
-class Chaos:
-    """Adds seeded random faults aimed at the chats the outbox writes to."""
+# What the bot calls while people use it, besides the outbox's sends.
+INTERACTIVE = ("sendMessage", "editMessageText", "editMessageReplyMarkup", "answerCallbackQuery")
 
-    def __init__(self, stage: Stage, rng: random.Random, targets: list[Any]) -> None:
-        self.stage, self.rng, self.targets = stage, rng, targets
+
+class Chaos:
+    """Adds seeded random faults aimed at the chats the outbox writes to, and at every call
+    the bot makes to answer the people using it."""
+
+    def __init__(
+        self, stage: Stage, rng: random.Random, targets: list[Any], people: list[Any]
+    ) -> None:
+        self.stage, self.rng, self.targets, self.people = stage, rng, targets, people
         self.fired: dict[str, int] = {}
         self.timeouts = 0
         self.failures: dict[int, int] = {}
@@ -78,6 +89,24 @@ class Chaos:
                 faults.add(method, chat_id=chat_id, delay=0.2, drop=True)
             self.fired[kind] = self.fired.get(kind, 0) + 1
             self.failures[chat_id] = self.failures.get(chat_id, 0) + times
+        self.strike_replies()
+
+    def strike_replies(self) -> None:
+        """One fault on a call that answers someone: a reply, a prompt's edit, a press's answer."""
+        faults = self.stage.emulator.faults
+        method = self.rng.choice(INTERACTIVE)
+        person = self.rng.choice(self.people)
+        chat_id = None if method == "answerCallbackQuery" else person.id
+        kind = self.rng.choice(["429", "500", "timeout"])
+        if kind == "429":
+            faults.add(method, chat_id=chat_id, http_status=429, retry_after=1)
+        elif kind == "500":
+            faults.add(method, chat_id=chat_id, http_status=500)
+        else:
+            # The bot gives up waiting; the call arrives all the same, late.
+            faults.add(method, chat_id=chat_id, delay=3.5)
+            self.timeouts += 1
+        self.fired[f"reply {kind}"] = self.fired.get(f"reply {kind}", 0) + 1
 
     def longest_retry(self) -> float:
         """Seconds the unluckiest chat may spend failing and waiting between retries.
@@ -121,7 +150,8 @@ async def test_r4_r9_random_faults_in_a_long_scenario_lose_nothing(stage: Stage)
         office.duty,
         *passive,
     ]
-    chaos = Chaos(stage, rng, targets)
+    people = [office.staff, office.leader, office.tech, office.duty]
+    chaos = Chaos(stage, rng, targets, people)
     migrate_after = rng.randrange(1, 5)
     handlers = {"leader": office.leader, "tech": office.tech, "duty": office.duty}
     numbers: list[tuple[str, str]] = []
