@@ -25,6 +25,7 @@ from bot.platform.outbox import Dispatcher
 from bot.platform.roles import Role, UserStatus
 from bot.platform.scheduler import Scheduler
 from bot.platform.transport import AiohttpRequest
+from bot.warnings import flows as warning_flows
 from handlers import add_handlers
 from handlers.platform.common import BotContext
 from handlers.platform.menus import set_default_commands
@@ -188,6 +189,8 @@ def build_context(
     )
     for flow in (report_flow.REPORT, report_flow.DRILL):
         ctx.flows.add(flow)
+    ctx.flows.add(warning_flows.COMPOSE)
+    ctx.flows.add(warning_flows.LIFT)
     services.register(ctx)
     return ctx
 
