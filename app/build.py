@@ -15,7 +15,6 @@ from app.updates import ChatOrdered, ConfirmHandled, HandledUpdates, Progress
 from bot.access import chats, contacts
 from bot.handling import feature as handling
 from bot.incidents import feature as incidents
-from bot.incidents import report_flow
 from bot.patrols import feature as patrols
 from bot.platform import conversations
 from bot.platform.clock import Clock, OffsetFileClock, SystemClock
@@ -101,8 +100,6 @@ def build_context(
             group_per_minute=policy.delivery.group_per_minute,
         ),
     )
-    for flow in (report_flow.REPORT, report_flow.DRILL):
-        ctx.flows.add(flow)
     ctx.scheduler.add_sweeper("conversations", lambda: conversations.sweep(ctx))
     for name, install in FEATURES.items():
         if name in chosen:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from messages import common
+from messages.common import error_text, role_label
 from messages.fit import truncate_text
 from messages.i18n import N_, gettext_for
 
@@ -46,6 +48,8 @@ STEP_NAMES = {
     "defence": N_("How to defend"),
     "source": N_("Source"),
     "audience": N_("Audience"),
+    "preview": N_("Preview"),
+    "note": N_("Closing note"),
 }
 
 EVERYONE = N_("👥 Everyone")
@@ -87,7 +91,6 @@ ERRORS = {
         "for example https://www.cert.org.cn/, or press Skip."
     ),
     "warnings.want_text": N_("Please answer in words; photos and files cannot be attached."),
-    "warnings.want_button": N_("Please choose with the buttons above."),
     "warnings.choose_roles": N_("Choose at least one role, or Everyone."),
     "warnings.incomplete": N_("The warning is missing: %(fields)s."),
     "warnings.no_approver": N_(
@@ -140,6 +143,31 @@ def step_name(language: str, step: str) -> str:
     return gettext_for(language, message) if message else step
 
 
+def role_toggle(language: str, role: str, chosen: bool) -> str:
+    """An audience button: ✅ for a role chosen, ⬜ for one not."""
+    return f"{'✅' if chosen else '⬜'} {role_label(language, role)}"
+
+
+def audience_label(language: str, roles: list[str]) -> str:
+    """Who a warning goes to: everyone, or the roles chosen."""
+    if not roles:
+        return gettext_for(language, EVERYONE)
+    return ", ".join(role_label(language, role) for role in roles)
+
+
+_BUTTONS = {"send": SEND, "back": common.BACK, "cancel": common.CANCEL}
+
+
+def button_name(language: str, button: str) -> str:
+    """A button's label as the composer's keyboard shows it, to name it in a text."""
+    return gettext_for(language, _BUTTONS[button])
+
+
+def refusal(language: str, key: str, params: dict[str, object]) -> str:
+    """A service's refusal, said in a template."""
+    return error_text(language, key, **params)
+
+
 def short_url(language: str, url: str) -> str:
     """A link as shown: host and path without the scheme, cut to 60 characters."""
     parts = urlsplit(url)
@@ -177,5 +205,7 @@ TEMPLATE_HELPERS = {
     "short_url": short_url,
     "age": age,
     "progress_bar": progress_bar,
-    "warning_step_name": step_name,
+    "warning_button": button_name,
+    "audience_name": audience_label,
+    "warning_refusal": refusal,
 }

@@ -17,6 +17,7 @@ from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
 from bot.platform.errors import Invalid, NotAllowed, Stale
 from bot.warnings import early_warning
+from bot.warnings.buttons import WarningDecision
 from bot.warnings.early_warning import WarningDraft
 from storage import access as access_q
 from storage import platform as runtime_q
@@ -258,3 +259,56 @@ async def _batch(session: AsyncSession, batch_id: int) -> list[OutboxMessage]:
     """Every outbox row of a broadcast."""
     result = await session.execute(select(OutboxMessage).where(OutboxMessage.batch_id == batch_id))
     return list(result.scalars().all())
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"title": "T" * 101}, "warnings.bad_title"),
+        ({"what": "   "}, "warnings.bad_what"),
+        ({"defence": "d" * 2001}, "warnings.bad_defence"),
+        ({"source_url": "javascript:alert(1)"}, "warnings.bad_url"),
+        ({"everyone": False, "roles": ["emperor"]}, "warnings.choose_roles"),
+        ({"level": "purple"}, "warnings.incomplete"),
+        ({"what": "w" * 2000, "defence": "d" * 2000}, "warnings.too_long"),
+    ],
+)
+async def test_r9_submit_checks_the_composers_limits_again(
+    ctx: AppContext, change: dict[str, object], key: str
+) -> None:
+    """R9: whatever brought the draft, submit refuses what the composer's steps refuse."""
+    draft = _draft()
+    for name, value in change.items():
+        setattr(draft, name, value)
+    async with ctx.db.transaction() as session:
+        with pytest.raises(Invalid) as refused:
+            await early_warning.submit(session=session, ctx=ctx, sender_id=TECH, draft=draft)
+        assert refused.value.key == key
+        assert await access_q.audit_entries(session=session, action="warning.sent") == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "wrn:send",
+        "wrn:lvl:purple",
+        "wrn:ok:",
+        "wrn:ok:²",
+        "wrn:ok:-1",
+        "wrn:ok:" + "9" * 19,
+        "wrn:ok",
+    ],
+)
+def test_r9_forged_approval_buttons_parse_to_nothing(data: str) -> None:
+    """R9: anything but Approve or Reject and a warning's number is no approval button."""
+    assert WarningDecision.parse(data) is None
+
+
+def test_r9_the_approval_card_carries_typed_buttons(ctx: AppContext) -> None:
+    """R9: Approve and Reject pack the warning's number, and parse back to it."""
+    (row,) = early_warning.approval_keyboard(ctx, "en", 42)
+    decisions = [WarningDecision.parse(button.data) for button in row]
+    assert decisions == [
+        WarningDecision(decision="ok", warning_id=42),
+        WarningDecision(decision="no", warning_id=42),
+    ]

@@ -202,3 +202,305 @@ def test_every_button_kind_fits_telegrams_64_bytes() -> None:
     assert FlowPress in kinds
     too_long = {kind.__name__: kind.longest() for kind in kinds if kind.longest() > 64}
     assert too_long == {}
+
+
+# ---- early warnings (R9): composing one, and lifting one ---------------------------------------
+
+# This block stands alone (each ported flow appends its own), so it imports here.
+from typing import cast  # noqa: E402
+
+from bot.warnings import early_warning  # noqa: E402
+from bot.warnings.flows import COMPOSE as WARNING_FLOW  # noqa: E402
+from bot.warnings.flows import KIND as WARNING_KIND  # noqa: E402
+from bot.warnings.flows import LIFT as LIFT_FLOW  # noqa: E402
+from bot.warnings.flows import LIFT_KIND, LiftDraft  # noqa: E402
+from handlers.platform import flows as adapter  # noqa: E402
+from handlers.platform.common import BotContext  # noqa: E402
+from storage import warnings as warnings_q  # noqa: E402
+from tests.office import LEADER, TECH  # noqa: E402
+
+
+async def _warning_draft(ctx: AppContext, user_id: int) -> Any:
+    """A new warning draft as /warn starts it: the composer's name and role for the preview."""
+    async with ctx.db.transaction() as session:
+        sender = await early_warning.require_composer(session=session, user_id=user_id)
+    return early_warning.WarningDraft(
+        sender=sender.name, sender_role=early_warning.role_used(sender).value
+    )
+
+
+def _warning_flows(ctx: AppContext) -> None:
+    _flows(ctx, WARNING_FLOW, LIFT_FLOW)
+
+
+class _Shown:
+    """Just enough of a handler's context for the adapter's rendering functions."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.app_ctx = ctx
+
+
+async def test_r9_warning_flow_every_step_back_skip_toggles_and_send(ctx: AppContext) -> None:
+    """R9: /warn walks level → title → what → defence → source → audience → preview → Send.
+
+    Every step's reader refuses a bad answer with its reason; Back returns; Skip leaves the
+    source out; the roles toggle in place and none chosen is refused; the preview knows the
+    audience's size; Send broadcasts it and ends the flow.
+    """
+    _warning_flows(ctx)
+    me = Driver(ctx, TECH)
+    asked = await me.start(WARNING_KIND, await _warning_draft(ctx, TECH))
+    assert asked.kind == "ask" and asked.step is not None and asked.step.name == "level"
+    assert not asked.can_back
+    refused = await me.type("yellow")
+    assert refused.kind == "rejected" and refused.error is not None
+    assert refused.error.key == "conversations.want_button"
+    title = await me.pick("yellow")
+    assert title.step is not None and title.step.name == "title"
+    assert title.fold is not None and callable(title.fold.answer)
+    assert "Yellow" in title.fold.answer("en")
+    back = await me.act("back")
+    assert back.step is not None and back.step.name == "level"
+    assert back.fold is not None and back.fold.mark == "back"
+    await me.pick("orange")
+
+    too_long = await me.type("T" * 101)
+    assert too_long.error is not None and too_long.error.key == "warnings.bad_title"
+    assert too_long.error.params == {"length": 101}
+    photo = await me.type(file=FileRef("photo", "file-1", "u-1"))
+    assert photo.error is not None and photo.error.key == "warnings.want_text"
+    assert await me.step() == "title"
+    assert (await me.type("  Worm scanning port 445 ")).step.name == "what"  # type: ignore[union-attr]
+    assert (await me.type("w" * 2000)).step.name == "defence"  # type: ignore[union-attr]
+    # Each text within its own limit, but together they would not fit one message.
+    crowded = await me.type("d" * 2000)
+    assert crowded.error is not None and crowded.error.key == "warnings.too_long"
+    assert (await me.act("back")).step.name == "what"  # type: ignore[union-attr]
+    await me.type("It scans port 445 on every host it reaches.")
+    source = await me.type("Close port 445 at the firewall.")
+    assert source.step is not None and source.step.name == "source"
+    bad_link = await me.type("ftp://files.example.org/advisory.txt")
+    assert bad_link.error is not None and bad_link.error.key == "warnings.bad_url"
+    audience = await me.act("skip")
+    assert audience.step is not None and audience.step.name == "audience"
+    assert audience.fold is not None and audience.fold.answer is not None
+    assert callable(audience.fold.answer) and audience.fold.answer("en") == "—"
+    assert audience.state.source_url is None and audience.state.source_done
+
+    none_chosen = await me.pick("chosen")
+    assert none_chosen.kind == "rejected" and none_chosen.error is not None
+    assert none_chosen.error.key == "warnings.choose_roles"
+    toggled = await me.pick("duty")
+    assert toggled.kind == "redraw" and toggled.state.roles == ["duty"]
+    await me.pick("staff")
+    toggled = await me.pick("duty")
+    assert toggled.kind == "redraw" and toggled.state.roles == ["staff"]
+    # The toggles are kept in the row (a repeat of the last one is known): a fresh engine
+    # shows them as chosen.
+    async with ctx.db.transaction() as session:
+        assert handled_before(await current(session=session, user_id=TECH), me.update_id)
+        again = await me.engine().again(session=session, env=ctx.env(), user_id=TECH)
+    assert again.step is not None and again.step.name == "audience"
+    assert again.step.options is not None
+    labels = [o.label("en") for o in again.step.options(again.state, ctx.env())]
+    assert "✅ staff" in labels and "⬜ duty officer" in labels
+
+    preview = await me.pick("chosen")
+    assert preview.step is not None and preview.step.name == "preview"
+    assert (preview.view["people"], preview.view["chats"]) == (1, 0)
+    assert not preview.view["needs_approval"]
+    assert preview.view["w"].title == "Worm scanning port 445"
+    assert preview.fold is not None and callable(preview.fold.answer)
+    assert preview.fold.answer("en") == "staff"
+    typed = await me.type("send it")
+    assert typed.kind == "rejected" and typed.error is not None
+    assert typed.error.key == "conversations.want_button"
+    await me.act("back")
+    everyone = await me.pick("everyone")
+    assert everyone.step is not None and everyone.step.name == "preview"
+    assert everyone.state.everyone and everyone.state.roles == []
+    assert everyone.view["people"] == 5
+
+    sent = await me.act("submit")
+    assert sent.kind == "finished" and sent.finished is not None
+    # No message of its own: the broadcast's progress message follows through the outbox.
+    assert sent.finished.template is None and sent.finished.toast is not None
+    assert "progress" in sent.finished.toast("en")
+    assert await me.step() is None
+    async with ctx.db.transaction() as session:
+        (warning,) = await warnings_q.warnings_in_status(session=session, status="active")
+    assert (warning.level, warning.title, warning.audience_roles) == (
+        "orange",
+        "Worm scanning port 445",
+        [],
+    )
+    assert warning.what == "It scans port 445 on every host it reaches."
+    assert warning.source_url is None and warning.sender_id == TECH
+
+
+async def test_r9_a_red_warning_from_the_tech_center_finishes_waiting_for_a_leader(
+    ctx: AppContext,
+) -> None:
+    """R9: the preview says a red warning needs approval; Send puts it before the leaders."""
+    _warning_flows(ctx)
+    me = Driver(ctx, TECH)
+    await me.start(WARNING_KIND, await _warning_draft(ctx, TECH))
+    await me.pick("red")
+    await me.type("Core switch exploit")
+    await me.type("An exploit for the core switches is in the wild.")
+    await me.type("Apply the vendor's patch tonight.")
+    await me.type("https://www.cert.org.cn/advisory")
+    preview = await me.pick("everyone")
+    assert preview.view["needs_approval"]
+    assert preview.state.source_url == "https://www.cert.org.cn/advisory"
+    sent = await me.act("submit")
+    assert sent.finished is not None and sent.finished.template == "warnings/waiting"
+    assert sent.finished.values["approvers"] == "leaders"
+    assert sent.finished.values["warning"].status == "pending_approval"
+    assert sent.finished.toast is not None and "approval" in sent.finished.toast("en")
+    told = ctx.renderer.render("en", "warnings/waiting", **sent.finished.values)
+    assert "waiting for a leader's approval" in told
+
+    # A leader's own red warning needs nobody's approval.
+    leader = Driver(ctx, LEADER)
+    await leader.start(WARNING_KIND, await _warning_draft(ctx, LEADER))
+    await leader.pick("red")
+    for answer in ("Core switch exploit", "It is in the wild.", "Patch tonight."):
+        await leader.type(answer)
+    await leader.act("skip")
+    assert not (await leader.pick("everyone")).view["needs_approval"]
+
+
+async def test_r9_warning_flow_stale_buttons_repeats_cancel_and_restart(ctx: AppContext) -> None:
+    """R9: an answered prompt's button is stale; a repeated update is known; Cancel ends it."""
+    _warning_flows(ctx)
+    me = Driver(ctx, TECH)
+    await me.start(WARNING_KIND, await _warning_draft(ctx, TECH))
+    old = me.button("pick", "yellow")
+    await me.press(old)
+    moved_by = me.update_id
+    assert (await me.press(old)).kind == "stale"
+    forged = FlowPress(run="ffffff", step="title", action="skip")
+    assert (await me.press(forged)).kind == "stale"
+    # The title step offers no buttons but Back and Cancel.
+    assert (await me.pick("red")).kind == "stale"
+    assert (await me.act("skip")).kind == "stale"
+    assert await me.step() == "title"
+    async with ctx.db.transaction() as session:
+        row = await current(session=session, user_id=TECH)
+    assert handled_before(row, moved_by) and not handled_before(row, moved_by + 1)
+
+    # Resumed by a fresh engine (a restart): the answers so far are kept.
+    await me.type("Suspicious USB sticks")
+    assert await me.step() == "what"
+    async with ctx.db.transaction() as session:
+        row = await current(session=session, user_id=TECH)
+    assert row is not None and row.data["level"] == "yellow"
+    assert row.data["title"] == "Suspicious USB sticks"
+    # The typed answer is known when Telegram sends it again.
+    assert handled_before(row, me.update_id)
+
+    # /warn again starts afresh (a warning is not resumed), then Cancel ends it.
+    fresh = await me.start(WARNING_KIND, await _warning_draft(ctx, TECH))
+    assert fresh.step is not None and fresh.step.name == "level"
+    assert fresh.state.title is None
+    red = me.button("pick", "red")
+    cancelled = await me.act("cancel")
+    assert cancelled.kind == "cancelled" and cancelled.fold is not None
+    assert cancelled.fold.mark == "cancel"
+    assert await me.step() is None
+    # A button of the cancelled prompt, pressed after all.
+    assert (await me.press(red)).kind == "stale"
+
+    # /cancel in the middle of it.
+    await me.start(WARNING_KIND, await _warning_draft(ctx, TECH))
+    await me.pick("blue")
+    async with ctx.db.transaction() as session:
+        by_command = await me.engine().cancel(session=session, user_id=TECH)
+    assert by_command.kind == "cancelled" and by_command.flow is not None
+    assert by_command.flow.name("en") == "early warning"
+    assert await me.step() is None
+
+
+async def test_r9_the_audience_keyboard_and_the_preview_name_the_real_buttons(
+    ctx: AppContext,
+) -> None:
+    """R9: Everyone and Chosen roles each take a row; the preview names the buttons it shows."""
+    _warning_flows(ctx)
+    shown = cast(BotContext, _Shown(ctx))
+    me = Driver(ctx, TECH)
+    await me.start(WARNING_KIND, await _warning_draft(ctx, TECH))
+    await me.pick("blue")
+    for answer in ("Phishing site", "It imitates the OA login page.", "Do not log in there."):
+        await me.type(answer)
+    audience = await me.act("skip")
+    await me.pick("duty")
+    audience = me.last
+    assert audience is not None
+    rows = [[button.text for button in row] for row in adapter.keyboard(shown, audience, "en")]
+    assert rows == [
+        ["👥 Everyone"],
+        ["⬜ staff", "✅ duty officer"],
+        ["⬜ tech center", "⬜ leadership group"],
+        ["⬜ admin"],
+        ["Continue with the chosen roles"],
+        ["⬅️ Back", "✖️ Cancel"],
+    ]
+    preview = await me.pick("chosen")
+    for language in ("zh_CN", "en"):
+        keyboard = [b.text for row in adapter.keyboard(shown, preview, language) for b in row]
+        (intro,) = adapter.intro(shown, preview, language)
+        # Whatever the intro tells the person to press is a button they can see.
+        assert len(keyboard) == 3
+        assert all(f"“{label}”" in intro or f"「{label}」" in intro for label in keyboard)
+    question = adapter.question(shown, preview, "en")[-1]
+    assert "Phishing site" in question and "Tech Sun" in question
+
+
+async def test_r9_lift_flow_note_refusals_cancel_and_a_warning_lifted_meanwhile(
+    ctx: AppContext,
+) -> None:
+    """R9: /lift asks one closing note; a bad one is refused; Cancel ends it; a lift refused."""
+    _warning_flows(ctx)
+    draft = await _warning_draft(ctx, TECH)
+    async with ctx.db.transaction() as session:
+        draft.level, draft.title, draft.what, draft.defence = "yellow", "Weak VPN", "x", "y"
+        draft.everyone = True
+        warning = (
+            await early_warning.submit(session=session, ctx=ctx, sender_id=TECH, draft=draft)
+        ).warning
+    lift = LiftDraft(warning_id=warning.id, level=warning.level, title=warning.title)
+
+    me = Driver(ctx, TECH)
+    asked = await me.start(LIFT_KIND, lift)
+    assert asked.step is not None and asked.step.name == "note" and not asked.can_back
+    cancelled = await me.act("cancel")
+    assert cancelled.kind == "cancelled" and await me.step() is None
+
+    await me.start(LIFT_KIND, lift)
+    photo = await me.type(file=FileRef("photo", "file-1", "u-1"))
+    assert photo.error is not None and photo.error.key == "warnings.want_text"
+    too_long = await me.type("n" * 1001)
+    assert too_long.error is not None and too_long.error.key == "warnings.bad_note"
+    assert await me.step() == "note"  # a fresh engine finds the step again
+    done = await me.type("Passwords reset; VPN requires a token now.")
+    assert done.kind == "finished" and done.finished is not None
+    assert done.finished.template is None
+    assert (
+        done.fold is not None and done.fold.answer == "Passwords reset; VPN requires a token now."
+    )
+    assert await me.step() is None
+    async with ctx.db.transaction() as session:
+        stored = await early_warning.q.get_warning(session=session, warning_id=warning.id)
+    assert stored is not None and stored.status == "lifted"
+    assert stored.closing_note == "Passwords reset; VPN requires a token now."
+
+    # Lifted meanwhile (the note was asked before): told why, and the flow ends.
+    await me.start(LIFT_KIND, lift)
+    late = await me.type("Again.")
+    assert late.kind == "finished" and late.finished is not None
+    assert late.finished.template == "warnings/lift_refused"
+    assert late.finished.values["key"] == "warnings.not_active"
+    told = ctx.renderer.render("en", late.finished.template, **late.finished.values)
+    assert "This warning is not in force." in told
+    assert await me.step() is None

@@ -1,15 +1,17 @@
-"""Incidents as a feature: the escalation deadlines of unacknowledged reports (R5)."""
+"""Incidents as a feature: the guided report, and the escalation of unacknowledged ones (R3 R5)."""
 
 from __future__ import annotations
 
-from bot.incidents import escalation
+from bot.incidents import escalation, report_flow
 from bot.platform.context import AppContext
 from bot.platform.features import Features
 from storage import incidents as incidents_q
 
 
 def install(features: Features[AppContext], ctx: AppContext) -> None:
-    """Let the scheduler fire escalation deadlines."""
+    """The guided report (and drill); let the scheduler fire escalation deadlines."""
+    ctx.flows.add(report_flow.REPORT)
+    ctx.flows.add(report_flow.DRILL)
     ctx.scheduler.register(
         escalation.KIND,
         lambda session, timer: escalation.fire(ctx, session, timer),

@@ -73,11 +73,15 @@ class Answer:
 
 @dataclass(frozen=True)
 class Option:
-    """A button of a step; `stay` keeps the step (a toggle) and shows it again in place."""
+    """A button of a step; `stay` keeps the step (a toggle) and shows it again in place.
+
+    `wide` puts the button on a row of its own, whatever the step's columns.
+    """
 
     value: str
     label: Label
     stay: bool = False
+    wide: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class Step(Generic[S]):
     `typed` reads a typed answer or a file (raise `Invalid`, or return a `Note` to stay);
     `after` names the next step (default: the next one in the table; None ends at `finish`).
     A `review` step offers Submit and an Edit button for each step in `edits`.
+    `intro` is a template sent as a message of its own just before the question (what a
+    preview below it is, say), with the same values; it keeps no buttons and is not folded.
     """
 
     name: str
@@ -123,16 +129,22 @@ class Step(Generic[S]):
     submit: Label | None = None
     columns: int = 1
     number: int | None = None
+    intro: str | None = None
 
 
 @dataclass(frozen=True)
 class Finished:
-    """What finishing a flow produced, for the adapter to render and send."""
+    """What finishing a flow produced, for the adapter to render and send.
 
-    template: str
+    `template` None: nothing more to say (a message of the service's own follows, say).
+    `toast` answers the button that finished the flow (shown briefly at the top of the chat).
+    """
+
+    template: str | None
     values: dict[str, Any] = field(default_factory=dict)
     documents: tuple[tuple[str, bytes, str], ...] = ()  # (file name, content, caption)
     keep_prompt: bool = True  # leave the last prompt's text in place (without buttons)
+    toast: Label | None = None
 
 
 @dataclass(frozen=True)

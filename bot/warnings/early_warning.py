@@ -26,6 +26,7 @@ from bot.platform.context import AppContext
 from bot.platform.errors import Invalid, NotAllowed, NotFound, Stale
 from bot.platform.keyboards import Button, Keyboard
 from bot.platform.roles import ROLE_ORDER, ChatPurpose, Role
+from bot.warnings.buttons import WarningDecision
 from messages import warnings as texts
 from messages.fit import TEXT_LIMIT, visible_len
 from messages.i18n import LANGUAGES
@@ -84,6 +85,9 @@ class WarningDraft:
     source_done: bool = False
     everyone: bool | None = None
     roles: list[str] = field(default_factory=list)
+    # Who composes it, as the preview shows them (submit reads the sender afresh).
+    sender: str = ""
+    sender_role: str = Role.TECH_CENTER.value
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> WarningDraft:
@@ -268,12 +272,26 @@ def status_ref(batch_id: int) -> str:
 async def submit(
     *, session: AsyncSession, ctx: AppContext, sender_id: int, draft: WarningDraft
 ) -> Submitted:
-    """Send a composed warning, or put a red one from the tech center before the leaders."""
+    """Send a composed warning, or put a red one from the tech center before the leaders.
+
+    The composer's limits are checked again here, whatever brought the draft.
+    """
     sender = await require_composer(session=session, user_id=sender_id)
     gaps = draft.missing()
     if gaps:
         raise Invalid("warnings.incomplete", fields=", ".join(gaps))
-    level = WarningLevel(draft.level or "")
+    assert draft.title and draft.what and draft.defence
+    draft.title = clean_title(draft.title)
+    draft.what = clean_text(draft.what, what="what")
+    draft.defence = clean_text(draft.defence, what="defence")
+    if draft.source_url is not None:
+        draft.source_url = clean_url(draft.source_url)
+    if not set(draft.audience_roles) <= {role.value for role in AUDIENCE_ROLES}:
+        raise Invalid("warnings.choose_roles")
+    try:
+        level = WarningLevel(draft.level or "")
+    except ValueError as exc:
+        raise Invalid("warnings.incomplete", fields="level") from exc
     role = role_used(sender)
     check_fits(ctx, draft=draft, sender=sender.name, sender_role=role)
     needs_approval = level == WarningLevel.RED and role != Role.LEADER
@@ -281,7 +299,6 @@ async def submit(
     if needs_approval:
         approvers = await _approvers_available(session=session)
     now = ctx.now()
-    assert draft.title and draft.what and draft.defence
     warning = await q.add_warning(
         session=session,
         level=level.value,
@@ -326,8 +343,14 @@ def approval_keyboard(ctx: AppContext, language: str, warning_id: int) -> Keyboa
     label = ctx.renderer.label
     return [
         [
-            Button(label(language, texts.APPROVE), data=f"wrn:ok:{warning_id}"),
-            Button(label(language, texts.REJECT), data=f"wrn:no:{warning_id}"),
+            Button(
+                label(language, texts.APPROVE),
+                data=WarningDecision(decision="ok", warning_id=warning_id).pack(),
+            ),
+            Button(
+                label(language, texts.REJECT),
+                data=WarningDecision(decision="no", warning_id=warning_id).pack(),
+            ),
         ]
     ]
 

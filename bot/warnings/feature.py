@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from bot.platform.context import AppContext
 from bot.platform.features import Features
-from bot.warnings import early_warning
+from bot.warnings import early_warning, flows
 
 
 def install(features: Features[AppContext], ctx: AppContext) -> None:
-    """Fire repeats, keep progress messages current, and reach people as they are approved."""
+    """Compose and lift warnings; fire repeats, keep progress current, reach the newly approved."""
+    ctx.flows.add(flows.COMPOSE)
+    ctx.flows.add(flows.LIFT)
     features.on_activated.append(early_warning.send_active_to)
     ctx.scheduler.register(
         early_warning.REPEAT,

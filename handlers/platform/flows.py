@@ -62,7 +62,15 @@ def keyboard(context: BotContext, outcome: Outcome, language: str) -> Keyboard:
 
     rows: Keyboard = []
     if step.options is not None:
-        options = [press(o.label(language), "pick", o.value) for o in step.options(state, env)]
+        options: list[Button] = []
+        for option in step.options(state, env):
+            button = press(option.label(language), "pick", option.value)
+            if option.wide:
+                rows.extend(chunked(options, step.columns))
+                rows.append([button])
+                options = []
+            else:
+                options.append(button)
         rows.extend(chunked(options, step.columns))
     if step.skip is not None:
         rows.append([press(label(language, common.SKIP), "skip")])
@@ -90,19 +98,33 @@ def keyboard(context: BotContext, outcome: Outcome, language: str) -> Keyboard:
     return rows
 
 
-def question(context: BotContext, outcome: Outcome, language: str) -> list[Markup]:
-    """The step's question, rendered (split into parts when long)."""
+def _values(outcome: Outcome) -> dict[str, Any]:
+    """What a step's templates receive: the state as `draft`, the step, and the flow's view."""
     step, flow = outcome.step, outcome.flow
     assert step is not None and flow is not None
-    return context.app_ctx.renderer.render_parts(
-        language,
-        step.question,
-        draft=outcome.state,
-        step=step.name,
-        number=flow.number(step),
-        editing=outcome.editing,
+    return {
+        "draft": outcome.state,
+        "step": step.name,
+        "number": flow.number(step),
+        "editing": outcome.editing,
         **outcome.view,
+    }
+
+
+def question(context: BotContext, outcome: Outcome, language: str) -> list[Markup]:
+    """The step's question, rendered (split into parts when long)."""
+    assert outcome.step is not None
+    return context.app_ctx.renderer.render_parts(
+        language, outcome.step.question, **_values(outcome)
     )
+
+
+def intro(context: BotContext, outcome: Outcome, language: str) -> list[Markup]:
+    """The step's introduction, sent before its question (none for most steps)."""
+    assert outcome.step is not None
+    if outcome.step.intro is None:
+        return []
+    return context.app_ctx.renderer.render_parts(language, outcome.step.intro, **_values(outcome))
 
 
 def folded(context: BotContext, outcome: Outcome, fold: Fold, language: str) -> str:
@@ -172,6 +194,9 @@ async def _fold(context: BotContext, user_id: int, outcome: Outcome, language: s
 
 async def _ask(context: BotContext, user_id: int, outcome: Outcome, language: str) -> None:
     """Send the step's question with its buttons, and remember it as the live prompt."""
+    before = intro(context, outcome, language)
+    if before:
+        await _send(context, user_id, before, None)
     sent = await _send(
         context, user_id, question(context, outcome, language), keyboard(context, outcome, language)
     )
@@ -227,7 +252,8 @@ async def show(
         )
         await _say_with_buttons(context, user.id, outcome, text, language)
         return
-    await answer(query)
+    toast = outcome.finished.toast if outcome.finished is not None else None
+    await answer(query, toast(language) if toast is not None else None)
     if kind == "none":
         return
     if kind == "busy":
@@ -276,8 +302,9 @@ async def show(
     elif kind == "finished":
         finished = outcome.finished
         assert finished is not None
-        parts = r.render_parts(language, finished.template, **finished.values)
-        await _send(context, user.id, parts, None)
+        if finished.template is not None:
+            parts = r.render_parts(language, finished.template, **finished.values)
+            await _send(context, user.id, parts, None)
         for filename, content, caption in finished.documents:
             await context.bot.send_document(
                 chat_id=user.id,

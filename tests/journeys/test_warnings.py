@@ -244,11 +244,17 @@ async def test_r9_bad_answers_are_explained_and_html_reaches_users_escaped(stage
     await sender.send("/warn")
     prompt = await sender.wait_for("How serious is the threat")
     await sender.send("yellow")
-    await sender.wait_for("Please choose with the buttons above.")
-    await prompt.press(_button(prompt, "Yellow"))
+    refusal = await sender.wait_for("Please choose with the buttons below.")
+    # The reason comes with the step's question and its buttons again, on the refusal itself;
+    # the earlier prompt keeps no live buttons.
+    assert "How serious is the threat" in refusal.text
+    await prompt.wait_until(lambda m: m.buttons == [])
+    await refusal.press(_button(refusal, "Yellow"))
     await sender.wait_for("Send a short title")
     await sender.send("T" * 101)
-    await sender.wait_for("Send a title of 1 to 100 characters. Yours has 101.")
+    refusal = await sender.wait_for("Send a title of 1 to 100 characters. Yours has 101.")
+    assert "Send a short title" in refusal.text
+    assert _has_button("⬅️ Back")(refusal) and _has_button("✖️ Cancel")(refusal)  # type: ignore[operator]
     await sender.send_photo(PNG)
     await sender.wait_for("Please answer in words")
     title = "<b>Patch</b> & <i>now</i>"
