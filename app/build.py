@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Collection
 from typing import Any
@@ -113,21 +112,6 @@ async def _deadline_failing(ctx: AppContext, what: str, failures: int) -> None:
         await chats.tell_admins(
             session=session, ctx=ctx, template="platform/deadline_failing", what=what, n=failures
         )
-
-
-def webhook_parameters(settings: Settings) -> dict[str, Any]:
-    """Where the webhook listens and what Telegram is told: a secret path and header token."""
-    token = settings.token
-    secret = hashlib.sha256(("secret:" + token).encode()).hexdigest()[:32]
-    path = hashlib.sha256(("path:" + token).encode()).hexdigest()[:24]
-    assert settings.webhook_url is not None
-    return {
-        "listen": settings.webhook_listen,
-        "port": settings.webhook_port,
-        "url_path": path,
-        "webhook_url": settings.webhook_url.rstrip("/") + "/" + path,
-        "secret_token": secret,
-    }
 
 
 def build_application(ctx: AppContext) -> AnyApplication:

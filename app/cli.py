@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.platform.config import ConfigError, Policy, Settings, load_policy, load_settings
 from bot.platform.redaction import redact_logs
@@ -148,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     asyncio.run(_migrate(settings.database_url))
     from telegram import Update
 
-    from app.build import build_application, build_context, webhook_parameters
+    from app.build import build_application, build_context
 
     ctx = build_context(settings, policy)
     app = build_application(ctx)
@@ -156,11 +157,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info(
             "taking updates by webhook on %s:%s", settings.webhook_listen, settings.webhook_port
         )
-        app.run_webhook(allowed_updates=Update.ALL_TYPES, **webhook_parameters(settings))
+        asyncio.run(_serve_webhook(app))
     else:
         log.info("taking updates by long polling")
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
+
+
+async def _serve_webhook(app: Any) -> None:
+    """Run the application on our webhook endpoint until SIGINT or SIGTERM."""
+    import signal
+
+    from app.build import on_start, on_stop
+    from app.webhook import open_webhook
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await app.initialize()
+    await on_start(app)
+    await app.start()
+    server = await open_webhook(app)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        await app.stop()
+        await on_stop(app)
+        await app.shutdown()
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

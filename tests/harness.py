@@ -20,8 +20,8 @@ from app.build import (
     build_context,
     on_start,
     on_stop,
-    webhook_parameters,
 )
+from app.webhook import WebhookServer, open_webhook
 from bot.platform.clock import ShiftedClock
 from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
@@ -63,6 +63,7 @@ class Bot:
     ctx: AppContext
     app: AnyApplication
     clock: ShiftedClock
+    webhook: WebhookServer | None = None
 
     async def tick(self) -> None:
         """Fire everything due now (the alarm clock does this by itself, too)."""
@@ -154,21 +155,22 @@ class Stage:
         await on_start(app)
         await app.start()
         assert app.updater is not None
+        webhook = None
         if webhook_port is not None:
-            await app.updater.start_webhook(
-                allowed_updates=Update.ALL_TYPES, **webhook_parameters(settings)
-            )
+            webhook = await open_webhook(app)
         else:
             await app.updater.start_polling(
                 poll_interval=0, timeout=5, allowed_updates=Update.ALL_TYPES
             )
-        bot = Bot(ctx=ctx, app=app, clock=clock)
+        bot = Bot(ctx=ctx, app=app, clock=clock, webhook=webhook)
         self.bots.append(bot)
         return bot
 
     async def stop_bot(self, bot: Bot) -> None:
         """Stop polling, finish deliveries, close the database."""
         app = bot.app
+        if bot.webhook is not None:
+            await bot.webhook.stop()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         # Remove the alarm clock first: a tick the JobQueue started while stopping would be

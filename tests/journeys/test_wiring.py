@@ -7,8 +7,9 @@ import socket
 
 import aiohttp
 
+from app.webhook import HEADER
 from storage import access as access_q
-from tests.harness import Stage
+from tests.harness import TOKEN, Stage
 
 
 def _free_port() -> int:
@@ -18,7 +19,9 @@ def _free_port() -> int:
 
 
 async def test_webhook_mode_takes_updates_with_the_secret_token(stage: Stage) -> None:
-    """R14: with WEBHOOK_URL set the bot registers a webhook with a secret and answers on it."""
+    """R14: with WEBHOOK_URL set the bot registers a webhook with a secret of its own (not
+    derived from the token) and answers on it; a call with a wrong or missing secret gets 401
+    and is not handled, the right one is."""
     admin = stage.tg.user("Admin", lang="en")
     port = _free_port()
     await stage.start_bot(admins=[admin], webhook_port=port)
@@ -30,9 +33,31 @@ async def test_webhook_mode_takes_updates_with_the_secret_token(stage: Stage) ->
     await admin.send("/start")
     await admin.wait_for("Welcome")
     assert not [r for r in stage.emulator.log.since(mark) if r.method.lower() == "getupdates"]
+    secret = bot.webhook.secret_token
+    assert secret not in TOKEN and len(secret) >= 32
+    help_update = {
+        "update_id": 10_000,
+        "message": {
+            "message_id": 9_999,
+            "date": 1_700_000_000,
+            "chat": {"id": admin.id, "type": "private", "first_name": "Admin"},
+            "from": {"id": admin.id, "is_bot": False, "first_name": "Admin"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+    before = len(admin.messages())
     async with aiohttp.ClientSession() as http:
-        forged = await http.post(bot.webhook.url, json={"update_id": 1})
-    assert forged.status == 403
+        missing = await http.post(bot.webhook.url, json=help_update)
+        wrong = await http.post(
+            bot.webhook.url, json=help_update, headers={HEADER: secret[:-1] + "x"}
+        )
+        assert (missing.status, wrong.status) == (401, 401)
+        await stage.settle()
+        assert len(admin.messages()) == before  # neither was handled
+        right = await http.post(bot.webhook.url, json=help_update, headers={HEADER: secret})
+        assert right.status == 200
+    await admin.wait_for("/report")
 
 
 async def test_command_menus_are_set_in_chinese_and_english(stage: Stage) -> None:
