@@ -242,11 +242,13 @@ class EmulatorClient:
 
     async def enforce_limits(
         self,
-        per_second: int | None = 30,
-        per_chat_per_second: int | None = 1,
-        per_group_per_minute: int | None = 20,
+        per_second: float | None = 30,
+        per_chat_per_second: float | None = 1,
+        per_group_per_minute: float | None = 20,
+        private_burst: int = 3,
+        paid_per_second: float | None = 1000,
     ) -> dict[str, Any]:
-        """Switch on Telegram's flood limits."""
+        """Enforce these flood limits (Telegram's by default), counting afresh."""
         result: dict[str, Any] = await self._call(
             "POST",
             "/limits",
@@ -254,8 +256,15 @@ class EmulatorClient:
                 "per_second": per_second,
                 "per_chat_per_second": per_chat_per_second,
                 "per_group_per_minute": per_group_per_minute,
+                "private_burst": private_burst,
+                "paid_per_second": paid_per_second,
             },
         )
+        return result
+
+    async def limits(self) -> dict[str, Any] | None:
+        """The flood limits in force (None: switched off)."""
+        result: dict[str, Any] | None = await self._call("GET", "/limits")
         return result
 
     async def disable_limits(self) -> None:

@@ -465,22 +465,33 @@ async def _c_reset(request: web.Request) -> Any:
 
 
 async def _c_limits(request: web.Request) -> Any:
-    """POST /control/limits and DELETE /control/limits."""
+    """GET, POST and DELETE /control/limits: the flood limits in force (null: none)."""
     emulator = _emu(request)
     if request.method == "DELETE":
         emulator.disable_limits()
         return None
-    body = await _body(request)
-    limits = emulator.enforce_limits(
-        body.get("per_second", 30),
-        body.get("per_chat_per_second", 1),
-        body.get("per_group_per_minute", 20),
-    )
-    return {
-        "per_second": limits.per_second,
-        "per_chat_per_second": limits.per_chat_per_second,
-        "per_group_per_minute": limits.per_group_per_minute,
-    }
+    if request.method == "POST":
+        body = await _body(request)
+        unknown = set(body) - {
+            "per_second",
+            "per_chat_per_second",
+            "per_group_per_minute",
+            "private_burst",
+            "paid_per_second",
+        }
+        if unknown:
+            raise EmulatorError(f"unknown limit fields {sorted(unknown)}")
+        try:
+            emulator.enforce_limits(
+                body.get("per_second", 30),
+                body.get("per_chat_per_second", 1),
+                body.get("per_group_per_minute", 20),
+                int(body.get("private_burst", 3)),
+                body.get("paid_per_second", 1000),
+            )
+        except (TypeError, ValueError) as exc:
+            raise EmulatorError(str(exc)) from None
+    return emulator.limits.to_dict() if emulator.limits is not None else None
 
 
 async def _c_file(request: web.Request) -> web.Response:
@@ -526,6 +537,7 @@ def create_app(emulator: Emulator) -> web.Application:
     r.add_delete(f"{c}/faults", _control(_c_faults_clear))
     r.add_get(f"{c}/requests", _control(_c_requests))
     r.add_post(f"{c}/reset", _control(_c_reset))
+    r.add_get(f"{c}/limits", _control(_c_limits))
     r.add_post(f"{c}/limits", _control(_c_limits))
     r.add_delete(f"{c}/limits", _control(_c_limits))
     r.add_get(f"{c}/files/{{file_id}}", _c_file)
