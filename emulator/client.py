@@ -116,6 +116,16 @@ class EmulatorClient:
         result: dict[str, Any] = await self._call("POST", f"/chats/{chat_id}/send", body)
         return result
 
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, user_id: int | None = None
+    ) -> dict[str, Any]:
+        """Edit a user's message (its text, or its caption); the bot gets edited_message."""
+        body: dict[str, Any] = {"message_id": message_id, "text": text}
+        if user_id is not None:
+            body["user_id"] = user_id
+        result: dict[str, Any] = await self._call("POST", f"/chats/{chat_id}/edit", body)
+        return result
+
     async def send_photo(
         self, chat_id: int, data: bytes, *, user_id: int | None = None, caption: str | None = None
     ) -> dict[str, Any]:

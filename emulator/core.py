@@ -827,6 +827,39 @@ class Emulator:
         self._deliver(message)
         return message
 
+    def edit_user_message(self, user: User, message: Message, text: str) -> Message:
+        """A user edits their own message: its text, or a photo's or file's caption.
+
+        The stored message changes in place, and each bot that could see it gets an
+        `edited_message` update: the message as it is now, with `edit_date`.
+        """
+        chat = message.chat
+        if message.sender.id != user.id:
+            raise EmulatorError("a user can only edit their own messages")
+        if message.deleted:
+            raise EmulatorError(f"message {message.message_id} was deleted")
+        if message.is_service:
+            raise EmulatorError("service messages cannot be edited")
+        if chat.is_private and chat.blocked:
+            raise EmulatorError(f"{user.full_name} has blocked the bot; unblock it first")
+        if not chat.is_private and not chat.is_member(user.id):
+            raise EmulatorError(f"{user.full_name} is no longer a member of {chat.title!r}")
+        if not text.strip():
+            raise EmulatorError("Telegram does not keep an empty message: delete it instead")
+        if message.text is not None:
+            if text == message.text:
+                raise EmulatorError("the message is not modified")
+            message.text = text
+            message.entities = detect_commands(text)
+        else:
+            if text == message.caption:
+                raise EmulatorError("the caption is not modified")
+            message.caption = text
+            message.caption_entities = detect_commands(text)
+        self._record_edit(message)
+        self._deliver(message, kind="edited_message")
+        return message
+
     def press_button(
         self,
         user: User,
@@ -924,12 +957,12 @@ class Emulator:
         self._deliver(message, service=True)
         return message
 
-    def _deliver(self, message: Message, *, service: bool = False) -> None:
-        """Send a chat message as an update to each bot that may see it."""
+    def _deliver(self, message: Message, *, service: bool = False, kind: str = "message") -> None:
+        """Send a chat message (or its edit) as an update to each bot that may see it."""
         chat = message.chat
         if chat.is_private:
             if chat.bot_id is not None and not message.sender.is_bot:
-                self._push(self.bots[chat.bot_id], "message", message.to_api())
+                self._push(self.bots[chat.bot_id], kind, message.to_api())
             return
         payload: dict[str, Any] | None = None
         for bot_id, status in chat.bots.items():
@@ -945,7 +978,7 @@ class Emulator:
                 continue
             if payload is None:
                 payload = message.to_api()
-            self._push(bot, "message", payload)
+            self._push(bot, kind, payload)
 
     @staticmethod
     def _meant_for(bot: BotAccount, message: Message) -> bool:

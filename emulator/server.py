@@ -321,6 +321,26 @@ async def _c_send(request: web.Request) -> Any:
     return emulator.message_view(message)
 
 
+async def _c_edit(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/edit: a user edits their message's text or caption."""
+    emulator = _emu(request)
+    chat = _chat_from(request).current
+    body = await _body(request)
+    if "user_id" in body:
+        user = emulator.user(int(body["user_id"]))
+    elif chat.user is not None:
+        user = chat.user
+    else:
+        raise EmulatorError("user_id is required in groups")
+    message = chat.messages.get(int(body["message_id"]))
+    if message is None:
+        raise EmulatorError(f"no message {body['message_id']} in chat {chat.id}")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise EmulatorError("text is required")
+    return emulator.message_view(emulator.edit_user_message(user, message, text))
+
+
 async def _c_press(request: web.Request) -> Any:
     """POST /control/chats/{chat_id}/press."""
     emulator = _emu(request)
@@ -527,6 +547,7 @@ def create_app(emulator: Emulator) -> web.Application:
     r.add_get(f"{c}/chats/{{chat_id}}", _control(_c_chat))
     r.add_get(f"{c}/chats/{{chat_id}}/messages", _control(_c_messages))
     r.add_post(f"{c}/chats/{{chat_id}}/send", _control(_c_send))
+    r.add_post(f"{c}/chats/{{chat_id}}/edit", _control(_c_edit))
     r.add_post(f"{c}/chats/{{chat_id}}/press", _control(_c_press))
     r.add_post(f"{c}/chats/{{chat_id}}/migrate", _control(_c_migrate))
     r.add_post(f"{c}/chats/{{chat_id}}/bot", _control(_c_group_bot))

@@ -394,6 +394,13 @@ class UserHandle(_ChatHandle):
         await asyncio.sleep(0)
         return message
 
+    async def edit(self, message: Message, text: str) -> Message:
+        """Edit a message I sent (its text, or its caption); the bot gets `edited_message`."""
+        with _as_assertion():
+            edited = self.world.emulator.edit_user_message(self.user, message, text)
+        await asyncio.sleep(0)
+        return edited
+
     async def send_photo(self, data: bytes, caption: str | None = None) -> Message:
         """Send a photo to the bot."""
         with _as_assertion():
@@ -485,6 +492,15 @@ class GroupHandle(_ChatHandle):
             )
         await asyncio.sleep(0)
         return message
+
+    async def edit(self, user: UserHandle, message: Message, text: str) -> Message:
+        """A member edits a message they posted here; bots that saw it get `edited_message`."""
+        if message.chat.current is not self.chat:
+            raise AssertionError(f"message {message.message_id} is not in {self._label()}")
+        with _as_assertion():
+            edited = self.world.emulator.edit_user_message(user.user, message, text)
+        await asyncio.sleep(0)
+        return edited
 
     async def send_photo(
         self, user: UserHandle, data: bytes, caption: str | None = None
