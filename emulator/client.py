@@ -116,6 +116,24 @@ class EmulatorClient:
         result: dict[str, Any] = await self._call("POST", f"/chats/{chat_id}/send", body)
         return result
 
+    async def send_album(
+        self,
+        chat_id: int,
+        photos: list[bytes],
+        *,
+        user_id: int | None = None,
+        caption: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Post 2-10 photos as one album (one message each, sharing a media_group_id)."""
+        body: dict[str, Any] = {
+            "album_base64": [base64.b64encode(p).decode() for p in photos],
+            "caption": caption,
+        }
+        if user_id is not None:
+            body["user_id"] = user_id
+        result: list[dict[str, Any]] = await self._call("POST", f"/chats/{chat_id}/send", body)
+        return result
+
     async def edit(
         self, chat_id: int, message_id: int, text: str, *, user_id: int | None = None
     ) -> dict[str, Any]:

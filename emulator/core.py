@@ -788,6 +788,7 @@ class Emulator:
         mime_type: str | None = None,
         caption: str | None = None,
         reply_to: Message | None = None,
+        media_group_id: str | None = None,
     ) -> Message:
         """A user posts text, a photo or a document in a chat; bots get the update."""
         if chat.migrated_to is not None:
@@ -807,6 +808,7 @@ class Emulator:
             date=self._now(),
             sender=user,
             reply_to=reply_to,
+            media_group_id=media_group_id,
         )
         if text is not None:
             if not text.strip():
@@ -826,6 +828,36 @@ class Emulator:
         self._emit(Event("message", chat.id, message))
         self._deliver(message)
         return message
+
+    def send_user_album(
+        self,
+        user: User,
+        chat: Chat,
+        photos: list[bytes],
+        *,
+        caption: str | None = None,
+        reply_to: Message | None = None,
+    ) -> list[Message]:
+        """A user posts 2-10 photos at once: messages sharing a media_group_id, one update each.
+
+        As from Telegram's apps, the caption goes with the first photo.
+        """
+        if not 2 <= len(photos) <= 10:
+            raise EmulatorError("an album holds 2 to 10 photos")
+        if not all(photos):
+            raise EmulatorError("every photo of an album needs bytes")
+        group_id = str(next(self._media_group_seq))
+        return [
+            self.send_user_message(
+                user,
+                chat,
+                photo=data,
+                caption=caption if n == 0 else None,
+                reply_to=reply_to,
+                media_group_id=group_id,
+            )
+            for n, data in enumerate(photos)
+        ]
 
     def edit_user_message(self, user: User, message: Message, text: str) -> Message:
         """A user edits their own message: its text, or a photo's or file's caption.

@@ -305,6 +305,12 @@ async def _c_send(request: web.Request) -> Any:
     reply_to = None
     if body.get("reply_to_message_id") is not None:
         reply_to = chat.current.messages.get(int(body["reply_to_message_id"]))
+    if "album_base64" in body:
+        album = [base64.b64decode(item) for item in body["album_base64"]]
+        sent = emulator.send_user_album(
+            user, chat, album, caption=body.get("caption"), reply_to=reply_to
+        )
+        return [emulator.message_view(m) for m in sent]
     photo = base64.b64decode(body["photo_base64"]) if "photo_base64" in body else None
     document = base64.b64decode(body["document_base64"]) if "document_base64" in body else None
     message = emulator.send_user_message(
