@@ -6,7 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -16,7 +16,7 @@ from .core import Emulator, EmulatorError, parse_token
 from .faults import DropConnection
 from .models import CallbackQuery, Chat, User
 from .spec import UploadedFile
-from .web import WebChat
+from .web import ALLOWED_HOSTS_KEY, WebChat, file_response
 
 __all__ = ["EmulatorServer", "create_app"]
 
@@ -111,10 +111,7 @@ async def _download(request: web.Request) -> web.Response:
     stored = emulator.files_by_path.get(request.match_info["path"])
     if stored is None:
         return _json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
-    content_type = stored.mime_type or (
-        "image/jpeg" if stored.kind == "photo" else "application/octet-stream"
-    )
-    return web.Response(body=stored.data, content_type=content_type)
+    return file_response(stored)
 
 
 # ---------------------------------------------------------------------- control API
@@ -526,19 +523,19 @@ async def _c_file(request: web.Request) -> web.Response:
     stored = emulator.files.get(request.match_info["file_id"])
     if stored is None:
         return _json({"ok": False, "error": "unknown file_id"}, 404)
-    headers = {}
-    if stored.filename:
-        headers["Content-Disposition"] = f'inline; filename="{stored.filename}"'
-    content_type = stored.mime_type or (
-        "image/jpeg" if stored.kind == "photo" else "application/octet-stream"
-    )
-    return web.Response(body=stored.data, content_type=content_type, headers=headers)
+    return file_response(stored)
 
 
-def create_app(emulator: Emulator) -> web.Application:
-    """The aiohttp application serving the Bot API, the control API and the web chat."""
+def create_app(emulator: Emulator, *, allowed_hosts: Iterable[str] = ()) -> web.Application:
+    """The aiohttp application serving the Bot API, the control API and the web chat.
+
+    The web chat and the control API answer only requests whose Host is the server's own
+    address (or localhost, 127.0.0.1, [::1], at its port), or one of `allowed_hosts`: a name
+    ("sandbox.lan", at the server's port) or a name and port ("sandbox.lan:8443").
+    """
     app = web.Application(client_max_size=_MAX_BODY)
     app[EMULATOR_KEY] = emulator
+    app[ALLOWED_HOSTS_KEY] = frozenset(h.strip().lower() for h in allowed_hosts if h.strip())
     r = app.router
     r.add_route("*", "/bot{token}/{method}", _bot_api)
     r.add_route("*", "/bot{token}/", _bot_root)
@@ -575,11 +572,20 @@ def create_app(emulator: Emulator) -> web.Application:
 class EmulatorServer:
     """Serve an Emulator over HTTP for the lifetime of an `async with` block."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allowed_hosts: Iterable[str] = (),
+    ) -> None:
         self.emulator = emulator
         self.host = host
         self.port = port
-        self.app = create_app(emulator)
+        # The name it was told to listen on is its own (a wildcard address is not a name).
+        own = [] if host in ("", "0.0.0.0", "::") else [host]
+        self.app = create_app(emulator, allowed_hosts=[*own, *allowed_hosts])
         self._runner: web.AppRunner | None = None
 
     @property
