@@ -1,4 +1,4 @@
-"""Run the emulator: `python -m emulator --port 8081 [--host 127.0.0.1] [--token TOKEN]`."""
+"""Run the emulator: `python -m emulator --port 8081 [--host 127.0.0.1] [--no-limits]`."""
 
 from __future__ import annotations
 
@@ -25,12 +25,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the bot see every group message (privacy mode off)",
     )
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="answer every send, however fast (Telegram's flood limits are on by default)",
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
     """Serve until cancelled."""
-    emulator = Emulator(bot_username=args.bot_username, privacy_mode=not args.no_privacy)
+    emulator = Emulator(
+        bot_username=args.bot_username,
+        privacy_mode=not args.no_privacy,
+        limits=None if args.no_limits else "telegram",
+    )
     if args.token:
         emulator.register_bot(args.token)
     async with EmulatorServer(emulator, host=args.host, port=args.port) as server:
@@ -38,6 +47,8 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"Bot API base_file_url: {server.base_file_url}", flush=True)
         print(f"Control API:           {server.control_url}", flush=True)
         print(f"Web chat:              {server.url}/", flush=True)
+        limits = "off" if emulator.limits is None else "Telegram's (--no-limits to switch off)"
+        print(f"Flood limits:          {limits}", flush=True)
         await asyncio.Event().wait()
 
 

@@ -116,6 +116,34 @@ class EmulatorClient:
         result: dict[str, Any] = await self._call("POST", f"/chats/{chat_id}/send", body)
         return result
 
+    async def send_album(
+        self,
+        chat_id: int,
+        photos: list[bytes],
+        *,
+        user_id: int | None = None,
+        caption: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Post 2-10 photos as one album (one message each, sharing a media_group_id)."""
+        body: dict[str, Any] = {
+            "album_base64": [base64.b64encode(p).decode() for p in photos],
+            "caption": caption,
+        }
+        if user_id is not None:
+            body["user_id"] = user_id
+        result: list[dict[str, Any]] = await self._call("POST", f"/chats/{chat_id}/send", body)
+        return result
+
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, user_id: int | None = None
+    ) -> dict[str, Any]:
+        """Edit a user's message (its text, or its caption); the bot gets edited_message."""
+        body: dict[str, Any] = {"message_id": message_id, "text": text}
+        if user_id is not None:
+            body["user_id"] = user_id
+        result: dict[str, Any] = await self._call("POST", f"/chats/{chat_id}/edit", body)
+        return result
+
     async def send_photo(
         self, chat_id: int, data: bytes, *, user_id: int | None = None, caption: str | None = None
     ) -> dict[str, Any]:
@@ -242,11 +270,13 @@ class EmulatorClient:
 
     async def enforce_limits(
         self,
-        per_second: int | None = 30,
-        per_chat_per_second: int | None = 1,
-        per_group_per_minute: int | None = 20,
+        per_second: float | None = 30,
+        per_chat_per_second: float | None = 1,
+        per_group_per_minute: float | None = 20,
+        private_burst: int = 3,
+        paid_per_second: float | None = 1000,
     ) -> dict[str, Any]:
-        """Switch on Telegram's flood limits."""
+        """Enforce these flood limits (Telegram's by default), counting afresh."""
         result: dict[str, Any] = await self._call(
             "POST",
             "/limits",
@@ -254,8 +284,15 @@ class EmulatorClient:
                 "per_second": per_second,
                 "per_chat_per_second": per_chat_per_second,
                 "per_group_per_minute": per_group_per_minute,
+                "private_burst": private_burst,
+                "paid_per_second": paid_per_second,
             },
         )
+        return result
+
+    async def limits(self) -> dict[str, Any] | None:
+        """The flood limits in force (None: switched off)."""
+        result: dict[str, Any] | None = await self._call("GET", "/limits")
         return result
 
     async def disable_limits(self) -> None:

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .faults import DropConnection, FaultSet
 from .html import ParseError, detect_commands, parse_text, utf16_len
@@ -39,7 +39,15 @@ from .models import (
 from .requestlog import SEND_METHODS, RequestLog, RequestRecord
 from .spec import ApiError, UploadedFile, bad_request, forbidden, method_spec, validate
 
-__all__ = ["Emulator", "EmulatorError", "FloodLimits", "Subscription", "parse_token"]
+__all__ = [
+    "FLOOD_METHODS",
+    "Emulator",
+    "EmulatorError",
+    "FloodLimits",
+    "Subscription",
+    "flood_items",
+    "parse_token",
+]
 
 logger = logging.getLogger("emulator")
 
@@ -128,51 +136,168 @@ def _image_size(data: bytes) -> tuple[int, int]:
     return 320, 240
 
 
+# Methods that post or change a message in a chat: what Telegram's flood limits count.
+# Deleting, pinning, chat actions, callback answers and every getter or setter are not counted
+# (Telegram does not document limits for them, and a bot cleaning up should not be refused).
+FLOOD_METHODS = SEND_METHODS | frozenset(
+    {
+        "forwardmessages",
+        "copymessages",
+        "sendpaidmedia",
+        "sendchecklist",
+        "sendinvoice",
+        "sendgame",
+        "editmessagetext",
+        "editmessagecaption",
+        "editmessagemedia",
+        "editmessagereplymarkup",
+        "editmessagelivelocation",
+        "stopmessagelivelocation",
+        "editmessagechecklist",
+        "stoppoll",
+    }
+)
+# How many messages one request posts (the others post one).
+_ITEM_PARAMS = {
+    "sendmediagroup": "media",
+    "forwardmessages": "message_ids",
+    "copymessages": "message_ids",
+}
+
+
+def flood_items(method: str, params: dict[str, Any]) -> int:
+    """How many messages a call counts for under the flood limits (0: not counted)."""
+    if method not in FLOOD_METHODS:
+        return 0
+    key = _ITEM_PARAMS.get(method)
+    if key is None:
+        return 1
+    items = params.get(key)
+    return max(len(items), 1) if isinstance(items, list) else 1
+
+
 @dataclass(eq=False)
 class FloodLimits:
-    """Telegram's flood limits, enforced per bot when switched on."""
+    """Telegram's flood limits, kept per bot: what a bot may post, and how fast.
 
-    per_second: int | None = 30
-    per_chat_per_second: int | None = 1
-    per_group_per_minute: int | None = 20
-    _global: deque[float] = field(default_factory=deque)
-    _chats: dict[int, deque[float]] = field(default_factory=dict)
-    _groups: dict[int, deque[float]] = field(default_factory=dict)
+    - `per_second` messages a second over all chats (a sliding one-second window);
+    - `per_chat_per_second` in one private chat, as a bucket holding `private_burst` messages:
+      Telegram's FAQ asks for one a second "but may allow short bursts", so a bot may reply
+      with two or three messages at once, then must slow to the rate. An album leaves the
+      bucket in debt instead of being refused (bots send ten photos to a person at once);
+    - `per_group_per_minute` in one group or supergroup (a sliding one-minute window);
+    - `paid_per_second` over all chats for sends that pass `allow_paid_broadcast` (Telegram
+      lets those go up to 1000 a second for a fee); they count in the overall window too.
+
+    Each item of an album or of forwardMessages counts. None switches one limit off.
+    Rates may be fractions or far above Telegram's own (tests scale them with the bot's policy).
+    """
+
+    per_second: float | None = 30
+    per_chat_per_second: float | None = 1
+    per_group_per_minute: float | None = 20
+    private_burst: int = 3
+    paid_per_second: float | None = 1000
+    _global: dict[int, deque[float]] = field(default_factory=dict, repr=False)
+    _groups: dict[tuple[int, int], deque[float]] = field(default_factory=dict, repr=False)
+    _buckets: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "per_second",
+            "per_chat_per_second",
+            "per_group_per_minute",
+            "paid_per_second",
+        ):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive (None switches it off)")
+        if self.private_burst < 1:
+            raise ValueError("private_burst must be at least 1")
+
+    @classmethod
+    def telegram(cls) -> FloodLimits:
+        """Telegram's published numbers."""
+        return cls()
+
+    def fresh(self) -> FloodLimits:
+        """The same limits with nothing counted yet."""
+        return FloodLimits(
+            self.per_second,
+            self.per_chat_per_second,
+            self.per_group_per_minute,
+            self.private_burst,
+            self.paid_per_second,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers, for the control API."""
+        return {
+            "per_second": self.per_second,
+            "per_chat_per_second": self.per_chat_per_second,
+            "per_group_per_minute": self.per_group_per_minute,
+            "private_burst": self.private_burst,
+            "paid_per_second": self.paid_per_second,
+        }
 
     @staticmethod
-    def _wait(times: deque[float], limit: int | None, window: float, now: float) -> float:
-        """Seconds until `times` admits one more event (0 when it does now)."""
-        if limit is None:
-            return 0.0
+    def _window(rate: float, seconds: float) -> tuple[int, float]:
+        """`rate` events per `seconds` as (events, window): 0.5 a second is one in two seconds."""
+        if rate >= 1:
+            return int(rate), seconds
+        return 1, seconds / rate
+
+    @staticmethod
+    def _window_wait(times: deque[float], limit: int, window: float, now: float, n: int) -> float:
+        """Seconds until a sliding window admits n more events (0 when it does now)."""
         while times and now - times[0] >= window:
             times.popleft()
-        if len(times) < limit:
+        n = min(n, limit)  # more than the window ever holds: it goes once the window is empty
+        excess = len(times) + n - limit
+        if excess <= 0:
             return 0.0
-        return times[0] + window - now
+        return times[excess - 1] + window - now
 
-    def check(self, chat: Chat, now: float) -> int | None:
-        """retry_after seconds when a send to `chat` now would exceed a limit."""
-        waits = [self._wait(self._global, self.per_second, 1.0, now)]
+    def _tokens(self, key: tuple[int, int], now: float) -> float:
+        """The private chat's bucket now."""
+        rate = self.per_chat_per_second
+        assert rate is not None
+        tokens, at = self._buckets.get(key, (float(self.private_burst), now))
+        return min(float(self.private_burst), tokens + (now - at) * rate)
+
+    def check(
+        self, bot_id: int, chat: Chat, now: float, items: int = 1, *, paid: bool = False
+    ) -> int | None:
+        """retry_after seconds when posting `items` messages to `chat` now is over a limit."""
+        waits = [0.0]
+        overall = self.paid_per_second if paid else self.per_second
+        if overall is not None:
+            limit, window = self._window(overall, 1.0)
+            times = self._global.setdefault(bot_id, deque())
+            waits.append(self._window_wait(times, limit, window, now, items))
+        key = (bot_id, chat.id)
         if chat.is_private:
-            waits.append(
-                self._wait(
-                    self._chats.setdefault(chat.id, deque()), self.per_chat_per_second, 1.0, now
-                )
-            )
-        else:
-            waits.append(
-                self._wait(
-                    self._groups.setdefault(chat.id, deque()), self.per_group_per_minute, 60.0, now
-                )
-            )
+            if self.per_chat_per_second is not None:
+                tokens = self._tokens(key, now)
+                if tokens < 1:
+                    waits.append((1 - tokens) / self.per_chat_per_second)
+        elif self.per_group_per_minute is not None:
+            limit, window = self._window(self.per_group_per_minute, 60.0)
+            times = self._groups.setdefault(key, deque())
+            waits.append(self._window_wait(times, limit, window, now, items))
         wait = max(waits)
         return max(1, math.ceil(wait)) if wait > 0 else None
 
-    def record(self, chat: Chat, now: float) -> None:
-        """Count one accepted send."""
-        self._global.append(now)
-        target = self._chats if chat.is_private else self._groups
-        target.setdefault(chat.id, deque()).append(now)
+    def record(self, bot_id: int, chat: Chat, now: float, items: int = 1) -> None:
+        """Count `items` accepted messages."""
+        if self.per_second is not None or self.paid_per_second is not None:
+            self._global.setdefault(bot_id, deque()).extend([now] * items)
+        key = (bot_id, chat.id)
+        if chat.is_private:
+            if self.per_chat_per_second is not None:
+                self._buckets[key] = (self._tokens(key, now) - items, now)
+        elif self.per_group_per_minute is not None:
+            self._groups.setdefault(key, deque()).extend([now] * items)
 
 
 class Subscription:
@@ -220,7 +345,13 @@ class Emulator:
         webhook_retry_delay: float = 0.2,
         seed: int | None = None,
         first_message_id: int = 1,
+        limits: FloodLimits | Literal["telegram"] | None = "telegram",
     ) -> None:
+        """A world with no users yet.
+
+        `limits`: Telegram's flood limits by default ("telegram"), custom numbers (a
+        FloodLimits), or None for none; sends over a limit are answered 429 with retry_after.
+        """
         # first_message_id > 1 continues an earlier world: a bot that kept the ids of old
         # messages never finds a new message under one of them.
         self.first_message_id = first_message_id
@@ -232,7 +363,10 @@ class Emulator:
         self.seed = seed
         self.faults = FaultSet(seed=seed)
         self.log = RequestLog()
-        self.limits: FloodLimits | None = None
+        self._limits_setting = FloodLimits.telegram() if limits == "telegram" else limits
+        self.limits: FloodLimits | None = (
+            self._limits_setting.fresh() if self._limits_setting is not None else None
+        )
         self.control_url: str | None = None
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._listeners: list[Callable[[Event], None]] = []
@@ -275,11 +409,15 @@ class Emulator:
             bot.signal_updates()
 
     def reset(self) -> None:
-        """Forget users, chats, messages, files, updates, faults and the request log."""
+        """Forget users, chats, messages, files, updates, faults and the request log.
+
+        Flood limits go back to what the emulator was created with, with nothing counted.
+        """
         self._reset_state()
         self.faults.clear()
         self.log.clear()
-        self.limits = None
+        setting = self._limits_setting
+        self.limits = setting.fresh() if setting is not None else None
         self._emit(Event("reset"))
 
     # ------------------------------------------------------------------ events
@@ -650,6 +788,7 @@ class Emulator:
         mime_type: str | None = None,
         caption: str | None = None,
         reply_to: Message | None = None,
+        media_group_id: str | None = None,
     ) -> Message:
         """A user posts text, a photo or a document in a chat; bots get the update."""
         if chat.migrated_to is not None:
@@ -669,6 +808,7 @@ class Emulator:
             date=self._now(),
             sender=user,
             reply_to=reply_to,
+            media_group_id=media_group_id,
         )
         if text is not None:
             if not text.strip():
@@ -687,6 +827,69 @@ class Emulator:
             chat.started = True
         self._emit(Event("message", chat.id, message))
         self._deliver(message)
+        return message
+
+    def send_user_album(
+        self,
+        user: User,
+        chat: Chat,
+        photos: list[bytes],
+        *,
+        caption: str | None = None,
+        reply_to: Message | None = None,
+    ) -> list[Message]:
+        """A user posts 2-10 photos at once: messages sharing a media_group_id, one update each.
+
+        As from Telegram's apps, the caption goes with the first photo.
+        """
+        if not 2 <= len(photos) <= 10:
+            raise EmulatorError("an album holds 2 to 10 photos")
+        if not all(photos):
+            raise EmulatorError("every photo of an album needs bytes")
+        group_id = str(next(self._media_group_seq))
+        return [
+            self.send_user_message(
+                user,
+                chat,
+                photo=data,
+                caption=caption if n == 0 else None,
+                reply_to=reply_to,
+                media_group_id=group_id,
+            )
+            for n, data in enumerate(photos)
+        ]
+
+    def edit_user_message(self, user: User, message: Message, text: str) -> Message:
+        """A user edits their own message: its text, or a photo's or file's caption.
+
+        The stored message changes in place, and each bot that could see it gets an
+        `edited_message` update: the message as it is now, with `edit_date`.
+        """
+        chat = message.chat
+        if message.sender.id != user.id:
+            raise EmulatorError("a user can only edit their own messages")
+        if message.deleted:
+            raise EmulatorError(f"message {message.message_id} was deleted")
+        if message.is_service:
+            raise EmulatorError("service messages cannot be edited")
+        if chat.is_private and chat.blocked:
+            raise EmulatorError(f"{user.full_name} has blocked the bot; unblock it first")
+        if not chat.is_private and not chat.is_member(user.id):
+            raise EmulatorError(f"{user.full_name} is no longer a member of {chat.title!r}")
+        if not text.strip():
+            raise EmulatorError("Telegram does not keep an empty message: delete it instead")
+        if message.text is not None:
+            if text == message.text:
+                raise EmulatorError("the message is not modified")
+            message.text = text
+            message.entities = detect_commands(text)
+        else:
+            if text == message.caption:
+                raise EmulatorError("the caption is not modified")
+            message.caption = text
+            message.caption_entities = detect_commands(text)
+        self._record_edit(message)
+        self._deliver(message, kind="edited_message")
         return message
 
     def press_button(
@@ -786,12 +989,12 @@ class Emulator:
         self._deliver(message, service=True)
         return message
 
-    def _deliver(self, message: Message, *, service: bool = False) -> None:
-        """Send a chat message as an update to each bot that may see it."""
+    def _deliver(self, message: Message, *, service: bool = False, kind: str = "message") -> None:
+        """Send a chat message (or its edit) as an update to each bot that may see it."""
         chat = message.chat
         if chat.is_private:
             if chat.bot_id is not None and not message.sender.is_bot:
-                self._push(self.bots[chat.bot_id], "message", message.to_api())
+                self._push(self.bots[chat.bot_id], kind, message.to_api())
             return
         payload: dict[str, Any] | None = None
         for bot_id, status in chat.bots.items():
@@ -807,7 +1010,7 @@ class Emulator:
                 continue
             if payload is None:
                 payload = message.to_api()
-            self._push(bot, "message", payload)
+            self._push(bot, kind, payload)
 
     @staticmethod
     def _meant_for(bot: BotAccount, message: Message) -> bool:
@@ -1116,16 +1319,20 @@ class Emulator:
 
     def enforce_limits(
         self,
-        per_second: int | None = 30,
-        per_chat_per_second: int | None = 1,
-        per_group_per_minute: int | None = 20,
+        per_second: float | None = 30,
+        per_chat_per_second: float | None = 1,
+        per_group_per_minute: float | None = 20,
+        private_burst: int = 3,
+        paid_per_second: float | None = 1000,
     ) -> FloodLimits:
-        """Answer 429 with retry_after when sends exceed Telegram's flood limits."""
-        self.limits = FloodLimits(per_second, per_chat_per_second, per_group_per_minute)
+        """Enforce these flood limits from now on (Telegram's by default), counting afresh."""
+        self.limits = FloodLimits(
+            per_second, per_chat_per_second, per_group_per_minute, private_burst, paid_per_second
+        )
         return self.limits
 
     def disable_limits(self) -> None:
-        """Stop enforcing flood limits."""
+        """Stop enforcing flood limits (until enforce_limits, or a reset)."""
         self.limits = None
 
     async def handle_request(
@@ -1174,9 +1381,11 @@ class Emulator:
             params = validate(spec, raw)
             limits = self.limits
             chat_for_limits: Chat | None = None
-            if limits is not None and lower in SEND_METHODS:
+            items = flood_items(lower, params) if limits is not None else 0
+            if limits is not None and items and "chat_id" in params:
                 chat_for_limits = self._target(bot, params["chat_id"])
-                retry_after = limits.check(chat_for_limits, received)
+                paid = params.get("allow_paid_broadcast") is True
+                retry_after = limits.check(bot.id, chat_for_limits, received, items, paid=paid)
                 if retry_after is not None:
                     raise ApiError(
                         429,
@@ -1184,9 +1393,10 @@ class Emulator:
                         {"retry_after": retry_after},
                     )
             func, is_async = entry
+            # Every counted method is synchronous: nothing else runs between check and record.
             result = await func(bot, params, raw) if is_async else func(bot, params, raw)
             if chat_for_limits is not None and limits is not None:
-                limits.record(chat_for_limits, received)
+                limits.record(bot.id, chat_for_limits, received, items)
             outcome = "ok"
             status = 200
             return 200, {"ok": True, "result": result}

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -16,7 +16,7 @@ from .core import Emulator, EmulatorError, parse_token
 from .faults import DropConnection
 from .models import CallbackQuery, Chat, User
 from .spec import UploadedFile
-from .web import WebChat
+from .web import ALLOWED_HOSTS_KEY, WebChat, file_response
 
 __all__ = ["EmulatorServer", "create_app"]
 
@@ -111,10 +111,7 @@ async def _download(request: web.Request) -> web.Response:
     stored = emulator.files_by_path.get(request.match_info["path"])
     if stored is None:
         return _json({"ok": False, "error_code": 404, "description": "Not Found"}, 404)
-    content_type = stored.mime_type or (
-        "image/jpeg" if stored.kind == "photo" else "application/octet-stream"
-    )
-    return web.Response(body=stored.data, content_type=content_type)
+    return file_response(stored)
 
 
 # ---------------------------------------------------------------------- control API
@@ -305,6 +302,12 @@ async def _c_send(request: web.Request) -> Any:
     reply_to = None
     if body.get("reply_to_message_id") is not None:
         reply_to = chat.current.messages.get(int(body["reply_to_message_id"]))
+    if "album_base64" in body:
+        album = [base64.b64decode(item) for item in body["album_base64"]]
+        sent = emulator.send_user_album(
+            user, chat, album, caption=body.get("caption"), reply_to=reply_to
+        )
+        return [emulator.message_view(m) for m in sent]
     photo = base64.b64decode(body["photo_base64"]) if "photo_base64" in body else None
     document = base64.b64decode(body["document_base64"]) if "document_base64" in body else None
     message = emulator.send_user_message(
@@ -319,6 +322,26 @@ async def _c_send(request: web.Request) -> Any:
         reply_to=reply_to,
     )
     return emulator.message_view(message)
+
+
+async def _c_edit(request: web.Request) -> Any:
+    """POST /control/chats/{chat_id}/edit: a user edits their message's text or caption."""
+    emulator = _emu(request)
+    chat = _chat_from(request).current
+    body = await _body(request)
+    if "user_id" in body:
+        user = emulator.user(int(body["user_id"]))
+    elif chat.user is not None:
+        user = chat.user
+    else:
+        raise EmulatorError("user_id is required in groups")
+    message = chat.messages.get(int(body["message_id"]))
+    if message is None:
+        raise EmulatorError(f"no message {body['message_id']} in chat {chat.id}")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise EmulatorError("text is required")
+    return emulator.message_view(emulator.edit_user_message(user, message, text))
 
 
 async def _c_press(request: web.Request) -> Any:
@@ -465,22 +488,33 @@ async def _c_reset(request: web.Request) -> Any:
 
 
 async def _c_limits(request: web.Request) -> Any:
-    """POST /control/limits and DELETE /control/limits."""
+    """GET, POST and DELETE /control/limits: the flood limits in force (null: none)."""
     emulator = _emu(request)
     if request.method == "DELETE":
         emulator.disable_limits()
         return None
-    body = await _body(request)
-    limits = emulator.enforce_limits(
-        body.get("per_second", 30),
-        body.get("per_chat_per_second", 1),
-        body.get("per_group_per_minute", 20),
-    )
-    return {
-        "per_second": limits.per_second,
-        "per_chat_per_second": limits.per_chat_per_second,
-        "per_group_per_minute": limits.per_group_per_minute,
-    }
+    if request.method == "POST":
+        body = await _body(request)
+        unknown = set(body) - {
+            "per_second",
+            "per_chat_per_second",
+            "per_group_per_minute",
+            "private_burst",
+            "paid_per_second",
+        }
+        if unknown:
+            raise EmulatorError(f"unknown limit fields {sorted(unknown)}")
+        try:
+            emulator.enforce_limits(
+                body.get("per_second", 30),
+                body.get("per_chat_per_second", 1),
+                body.get("per_group_per_minute", 20),
+                int(body.get("private_burst", 3)),
+                body.get("paid_per_second", 1000),
+            )
+        except (TypeError, ValueError) as exc:
+            raise EmulatorError(str(exc)) from None
+    return emulator.limits.to_dict() if emulator.limits is not None else None
 
 
 async def _c_file(request: web.Request) -> web.Response:
@@ -489,19 +523,19 @@ async def _c_file(request: web.Request) -> web.Response:
     stored = emulator.files.get(request.match_info["file_id"])
     if stored is None:
         return _json({"ok": False, "error": "unknown file_id"}, 404)
-    headers = {}
-    if stored.filename:
-        headers["Content-Disposition"] = f'inline; filename="{stored.filename}"'
-    content_type = stored.mime_type or (
-        "image/jpeg" if stored.kind == "photo" else "application/octet-stream"
-    )
-    return web.Response(body=stored.data, content_type=content_type, headers=headers)
+    return file_response(stored)
 
 
-def create_app(emulator: Emulator) -> web.Application:
-    """The aiohttp application serving the Bot API, the control API and the web chat."""
+def create_app(emulator: Emulator, *, allowed_hosts: Iterable[str] = ()) -> web.Application:
+    """The aiohttp application serving the Bot API, the control API and the web chat.
+
+    The web chat and the control API answer only requests whose Host is the server's own
+    address (or localhost, 127.0.0.1, [::1], at its port), or one of `allowed_hosts`: a name
+    ("sandbox.lan", at the server's port) or a name and port ("sandbox.lan:8443").
+    """
     app = web.Application(client_max_size=_MAX_BODY)
     app[EMULATOR_KEY] = emulator
+    app[ALLOWED_HOSTS_KEY] = frozenset(h.strip().lower() for h in allowed_hosts if h.strip())
     r = app.router
     r.add_route("*", "/bot{token}/{method}", _bot_api)
     r.add_route("*", "/bot{token}/", _bot_root)
@@ -516,6 +550,7 @@ def create_app(emulator: Emulator) -> web.Application:
     r.add_get(f"{c}/chats/{{chat_id}}", _control(_c_chat))
     r.add_get(f"{c}/chats/{{chat_id}}/messages", _control(_c_messages))
     r.add_post(f"{c}/chats/{{chat_id}}/send", _control(_c_send))
+    r.add_post(f"{c}/chats/{{chat_id}}/edit", _control(_c_edit))
     r.add_post(f"{c}/chats/{{chat_id}}/press", _control(_c_press))
     r.add_post(f"{c}/chats/{{chat_id}}/migrate", _control(_c_migrate))
     r.add_post(f"{c}/chats/{{chat_id}}/bot", _control(_c_group_bot))
@@ -526,6 +561,7 @@ def create_app(emulator: Emulator) -> web.Application:
     r.add_delete(f"{c}/faults", _control(_c_faults_clear))
     r.add_get(f"{c}/requests", _control(_c_requests))
     r.add_post(f"{c}/reset", _control(_c_reset))
+    r.add_get(f"{c}/limits", _control(_c_limits))
     r.add_post(f"{c}/limits", _control(_c_limits))
     r.add_delete(f"{c}/limits", _control(_c_limits))
     r.add_get(f"{c}/files/{{file_id}}", _c_file)
@@ -536,11 +572,20 @@ def create_app(emulator: Emulator) -> web.Application:
 class EmulatorServer:
     """Serve an Emulator over HTTP for the lifetime of an `async with` block."""
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        allowed_hosts: Iterable[str] = (),
+    ) -> None:
         self.emulator = emulator
         self.host = host
         self.port = port
-        self.app = create_app(emulator)
+        # The name it was told to listen on is its own (a wildcard address is not a name).
+        own = [] if host in ("", "0.0.0.0", "::") else [host]
+        self.app = create_app(emulator, allowed_hosts=[*own, *allowed_hosts])
         self._runner: web.AppRunner | None = None
 
     @property

@@ -394,6 +394,22 @@ class UserHandle(_ChatHandle):
         await asyncio.sleep(0)
         return message
 
+    async def send_album(self, photos: list[bytes], caption: str | None = None) -> list[Message]:
+        """Send 2-10 photos as one album: one message (and update) each, one media_group_id."""
+        with _as_assertion():
+            messages = self.world.emulator.send_user_album(
+                self.user, self.chat, photos, caption=caption
+            )
+        await asyncio.sleep(0)
+        return messages
+
+    async def edit(self, message: Message, text: str) -> Message:
+        """Edit a message I sent (its text, or its caption); the bot gets `edited_message`."""
+        with _as_assertion():
+            edited = self.world.emulator.edit_user_message(self.user, message, text)
+        await asyncio.sleep(0)
+        return edited
+
     async def send_photo(self, data: bytes, caption: str | None = None) -> Message:
         """Send a photo to the bot."""
         with _as_assertion():
@@ -485,6 +501,26 @@ class GroupHandle(_ChatHandle):
             )
         await asyncio.sleep(0)
         return message
+
+    async def send_album(
+        self, user: UserHandle, photos: list[bytes], caption: str | None = None
+    ) -> list[Message]:
+        """A member posts 2-10 photos as one album (one message each, one media_group_id)."""
+        with _as_assertion():
+            messages = self.world.emulator.send_user_album(
+                user.user, self.chat, photos, caption=caption
+            )
+        await asyncio.sleep(0)
+        return messages
+
+    async def edit(self, user: UserHandle, message: Message, text: str) -> Message:
+        """A member edits a message they posted here; bots that saw it get `edited_message`."""
+        if message.chat.current is not self.chat:
+            raise AssertionError(f"message {message.message_id} is not in {self._label()}")
+        with _as_assertion():
+            edited = self.world.emulator.edit_user_message(user.user, message, text)
+        await asyncio.sleep(0)
+        return edited
 
     async def send_photo(
         self, user: UserHandle, data: bytes, caption: str | None = None

@@ -1,24 +1,41 @@
-"""The web chat: a Telegram-like page for acting as any user of the world, live over SSE."""
+"""The web chat: a Telegram-like page for acting as any user of the world, live over SSE.
+
+It stays local: the page, its API and the control API answer only requests addressed to the
+server by its own address (the `Host` header), and refuse posts from other sites (`Origin`),
+so a web page elsewhere cannot drive the world through the browser of someone running the
+sandbox (DNS rebinding, cross-site posts). Uploaded files are served as downloads unless
+their bytes are an image the page shows, and every response carries a strict
+Content-Security-Policy. These few checks are written here rather than pulled in as a
+library: the rules are the server's own (its address, its page's needs).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 from aiohttp.web_request import FileField
 
 from .core import Emulator, EmulatorError, Subscription
-from .models import BotAccount, Chat, Event, Message, User
+from .models import BotAccount, Chat, Event, Message, StoredFile, User
 
-__all__ = ["STATIC_DIR", "WebChat"]
+__all__ = [
+    "ALLOWED_HOSTS_KEY",
+    "CONTENT_SECURITY_POLICY",
+    "STATIC_DIR",
+    "WebChat",
+    "file_response",
+    "sniff_image",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 _SYSTEM_USER_ID = 777000
@@ -28,6 +45,142 @@ _PRESS_WAIT_SECONDS = 10.0
 _PREVIEW_CHARS = 80
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Nothing but the page's own files; no inline script or style, no frames, no plugins.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+# Paths a browser is pointed at: the page, its API and the control API. The Bot API and file
+# downloads are left alone: bots reach the server under any name (a container's service name)
+# and they need the bot's token anyway.
+_GUARDED = ("/web/", "/static/", "/control/")
+# Extra Host values to accept (e.g. "sandbox.lan:8080" behind a name, or a forwarded port).
+ALLOWED_HOSTS_KEY = web.AppKey("allowed_hosts", frozenset[str])
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The MIME type of PNG, JPEG, GIF or WebP bytes, judged by the bytes alone; else None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def file_response(stored: StoredFile, *, download: bool = False) -> web.Response:
+    """A stored file's bytes, shown inline only when they are an image, else as a download.
+
+    The uploader's content type is not trusted: a page or a script sent as a "photo" is
+    served as an attachment (with nosniff, added to every response), so it never runs here.
+    """
+    image = sniff_image(stored.data)
+    name = stored.filename or stored.file_path.rsplit("/", 1)[-1]
+    if image is not None and not download:
+        content_type, kind = image, "inline"
+    else:
+        content_type, kind = image or stored.mime_type or "application/octet-stream", "attachment"
+    return web.Response(
+        body=stored.data,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": _content_disposition(kind, name),
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+def _split_host(value: str) -> tuple[str, int | None] | None:
+    """A Host header's name (lowercase, IPv6 without brackets) and port; None if malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:]
+    else:
+        name, _, port_text = value.partition(":")
+        if ":" in port_text:
+            return None
+    if not name:
+        return None
+    if not port_text:
+        return name, None
+    if not port_text.isdigit():
+        return None
+    return name, int(port_text)
+
+
+def _address(value: str) -> str:
+    """An IP address in one canonical form (IPv4-mapped IPv6 as IPv4); other text as is."""
+    try:
+        ip = ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        return value.lower()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
+
+
+def _own_host(request: web.Request) -> bool:
+    """Whether the Host header names this server: its address and port, or loopback names."""
+    header = request.headers.get("Host")
+    if header is None:
+        return False
+    extra = request.app.get(ALLOWED_HOSTS_KEY, frozenset())
+    if header.strip().lower() in extra:
+        return True
+    parsed = _split_host(header)
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if parsed is None or not sockname:
+        return False
+    name, port = parsed
+    local_ip, local_port = str(sockname[0]), int(sockname[1])
+    if (port or 80) != local_port:
+        return False
+    names = _LOOPBACK_NAMES | {_address(local_ip)} | {h for h in extra if ":" not in h}
+    return _address(name) in names
+
+
+def _own_origin(request: web.Request) -> bool:
+    """Whether an Origin header, when there is one, is the page's own origin."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    host = request.headers.get("Host", "")
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.strip().lower()
+
+
+@web.middleware
+async def _stay_local(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse (403, nothing done) browser-facing requests for another host or from another site."""
+    if request.path == "/" or request.path.startswith(_GUARDED):
+        if not _own_host(request):
+            return _json({"ok": False, "error": "this server answers only to its own address"}, 403)
+        if not _own_origin(request):
+            return _json({"ok": False, "error": "requests from other sites are refused"}, 403)
+    return await handler(request)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Add the security headers to every response, streamed ones included."""
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 class _Forbidden(Exception):
@@ -108,6 +261,8 @@ class WebChat:
 
     def register(self, app: web.Application) -> None:
         """Add the page, its static files and the /web API to an aiohttp app."""
+        app.middlewares.append(_stay_local)
+        app.on_response_prepare.append(_security_headers)
         r = app.router
         r.add_get("/", self.index)
         r.add_static("/static", STATIC_DIR)
@@ -370,17 +525,7 @@ class WebChat:
         stored = self.emulator.files.get(request.match_info["file_id"])
         if stored is None:
             return _json({"ok": False, "error": "unknown file"}, 404)
-        content_type = stored.mime_type or (
-            "image/jpeg" if stored.kind == "photo" else "application/octet-stream"
-        )
-        headers = {"Cache-Control": "private, max-age=3600"}
-        download = request.query.get("download") in ("1", "true")
-        if stored.filename or download:
-            name = stored.filename or stored.file_path.rsplit("/", 1)[-1]
-            headers["Content-Disposition"] = _content_disposition(
-                "attachment" if download else "inline", name
-            )
-        return web.Response(body=stored.data, content_type=content_type, headers=headers)
+        return file_response(stored, download=request.query.get("download") in ("1", "true"))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """GET /web/events?user_id=: server-sent events about the persona's chats."""

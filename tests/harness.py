@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from app.webhook import WebhookServer, open_webhook
 from bot.platform.clock import ShiftedClock
 from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
-from emulator.core import Emulator
+from emulator.core import Emulator, FloodLimits
 from emulator.models import User as EmulatorUser
 from emulator.server import EmulatorServer
 from emulator.testing import TelegramWorld, UserHandle
@@ -34,6 +35,11 @@ from storage.db import Database
 
 TOKEN = "5123456789:AAHtestTokenForIncidentBotJourneys0"
 BOT_USERNAME = "incident_test_bot"
+# The stage's emulator refuses sends over the flood limits of the policy the bot runs with,
+# as Telegram refuses sends over its own: the bot's pacer and "Telegram" agree on the numbers,
+# so a 429 means the bot sent something its pacer did not pace.
+# INCIDENT_BOT_TEST_FLOOD_LIMITS=0 switches them off (to compare a failure without them).
+STAGE_FLOOD_LIMITS = os.environ.get("INCIDENT_BOT_TEST_FLOOD_LIMITS", "1") != "0"
 
 
 def fast_policy(**overrides: Any) -> Policy:
@@ -54,6 +60,17 @@ def fast_policy(**overrides: Any) -> Policy:
         else:
             data[key] = value
     return Policy.model_validate(data)
+
+
+def flood_limits(policy: Policy) -> FloodLimits:
+    """The emulator's flood limits at the numbers the bot's pacer keeps to under `policy`."""
+    delivery = policy.delivery
+    return FloodLimits(
+        per_second=delivery.messages_per_second,
+        per_chat_per_second=delivery.private_chat_per_second,
+        per_group_per_minute=delivery.group_per_minute,
+        paid_per_second=delivery.paid_messages_per_second,
+    )
 
 
 @dataclass
@@ -90,6 +107,7 @@ class Stage:
     database_url: str
     tmp_path: Path
     bots: list[Bot] = field(default_factory=list)
+    flood_limits: bool = STAGE_FLOOD_LIMITS
     _probe: UserHandle | None = None
 
     async def settle(self) -> None:
@@ -138,6 +156,8 @@ class Stage:
     ) -> Bot:
         """Build the real application and start it polling the emulator (or on a webhook)."""
         clock = clock or ShiftedClock()
+        policy = policy or fast_policy()
+        self.match_limits(policy)
         settings = self.settings(admins)
         if webhook_port is not None:
             settings = settings.model_copy(
@@ -147,9 +167,7 @@ class Stage:
                     "webhook_port": webhook_port,
                 }
             )
-        ctx = build_context(
-            settings, policy or fast_policy(), clock=clock, db=Database(self.database_url)
-        )
+        ctx = build_context(settings, policy, clock=clock, db=Database(self.database_url))
         app = build_application(ctx)
         await app.initialize()
         await on_start(app)
@@ -165,6 +183,15 @@ class Stage:
         bot = Bot(ctx=ctx, app=app, clock=clock, webhook=webhook)
         self.bots.append(bot)
         return bot
+
+    def match_limits(self, policy: Policy) -> None:
+        """Make the emulator's flood limits those of the policy a bot starts with."""
+        if not self.flood_limits:
+            return
+        wanted = flood_limits(policy)
+        current = self.emulator.limits
+        if current is None or current.to_dict() != wanted.to_dict():
+            self.emulator.limits = wanted
 
     async def stop_bot(self, bot: Bot) -> None:
         """Stop polling, finish deliveries, close the database."""
@@ -186,14 +213,27 @@ class Stage:
         self.bots.remove(bot)
 
 
-async def open_stage(database_url: str, tmp_path: Path) -> AsyncIterator[Stage]:
-    """An emulator on a free port, yielded as a stage; everything stops afterwards."""
-    emulator = Emulator(bot_username=BOT_USERNAME)
+async def open_stage(
+    database_url: str, tmp_path: Path, *, limits: bool = STAGE_FLOOD_LIMITS
+) -> AsyncIterator[Stage]:
+    """An emulator on a free port, yielded as a stage; everything stops afterwards.
+
+    With `limits` the emulator refuses sends over the flood limits of `fast_policy()` (and of
+    the policy each bot starts with); without, it answers every send however fast.
+    """
+    emulator = Emulator(
+        bot_username=BOT_USERNAME, limits=flood_limits(fast_policy()) if limits else None
+    )
     server = EmulatorServer(emulator, host="127.0.0.1", port=0)
     await server.start()
     tg = TelegramWorld(emulator, TOKEN, bot_username=BOT_USERNAME)
     stage = Stage(
-        emulator=emulator, server=server, tg=tg, database_url=database_url, tmp_path=tmp_path
+        emulator=emulator,
+        server=server,
+        tg=tg,
+        database_url=database_url,
+        tmp_path=tmp_path,
+        flood_limits=limits,
     )
     try:
         yield stage
@@ -221,6 +261,15 @@ def bad_requests(emulator: Emulator, *, redelivered: bool = False) -> list[str]:
             continue
         found.append(f"{record.method}: {record.error}")
     return found
+
+
+def flood_refusals(emulator: Emulator) -> list[str]:
+    """Sends the emulator refused for going over a flood limit (not injected 429 faults)."""
+    return [
+        f"{record.method} to {record.chat_id}: {record.error}"
+        for record in emulator.log.records
+        if record.outcome == "error" and record.status == 429
+    ]
 
 
 async def enrol(

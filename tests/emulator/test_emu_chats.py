@@ -49,7 +49,10 @@ async def test_message_ids_increase_per_chat(
     assert elsewhere["message_id"] == 2  # after the user's own /start
 
 
-async def test_edit_records_history_and_refuses_no_change(api: ApiCall, staff: UserHandle) -> None:
+async def test_edit_records_history_and_refuses_no_change(
+    api: ApiCall, emu: Emulator, staff: UserHandle
+) -> None:
+    emu.disable_limits()  # five edits at once would meet the flood limit (test_emu_limits)
     markup = {"inline_keyboard": [[{"text": "Ack", "callback_data": "ack"}]]}
     sent = await send(api, staff.id, "<b>case</b> open", parse_mode="HTML", reply_markup=markup)
     mid = sent["message_id"]

@@ -105,13 +105,26 @@ async def test_faults_log_files_limits_and_reset(
     async with http.get(bot_doc["url"]) as response:
         assert await response.read() == b"hello"
     assert await client.file_bytes(bot_doc["file_id"]) == b"hello"
-    await client.enforce_limits(per_chat_per_second=1)
+    await client.enforce_limits(per_chat_per_second=1, private_burst=1)
+    assert (await client.limits()) == {
+        "per_second": 30,
+        "per_chat_per_second": 1,
+        "per_group_per_minute": 20,
+        "private_burst": 1,
+        "paid_per_second": 1000,
+    }
     assert (await api("sendMessage", chat_id=user["id"], text="x"))[0] == 200
     assert (await api("sendMessage", chat_id=user["id"], text="x"))[0] == 429
+    async with http.post(f"{server.control_url}/limits", json={"per_hour": 5}) as response:
+        assert response.status == 400
+        assert "unknown limit fields ['per_hour']" in (await response.json())["error"]
     await client.disable_limits()
+    assert await client.limits() is None
+    assert (await api("sendMessage", chat_id=user["id"], text="x"))[0] == 200
     await client.reset()
     assert (await client.state())["users"] == []
     assert await client.requests() == []
+    assert (await client.limits())["private_burst"] == 3, "a reset brings back Telegram's limits"
 
 
 async def _user_doc(client: EmulatorClient, user_id: int) -> str:
@@ -146,6 +159,7 @@ async def test_command_line_server() -> None:
         "0",
         "--token",
         TOKEN,
+        "--no-limits",
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -154,9 +168,17 @@ async def test_command_line_server() -> None:
         line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
         assert "base_url" in line
         base_url = line.split()[-1]
-        async with aiohttp.ClientSession() as http, http.get(f"{base_url}{TOKEN}/getMe") as resp:
-            body = await resp.json()
-        assert body["result"]["username"] == "incident_test_bot"
+        lines = [line]
+        while not lines[-1].startswith("Flood limits"):
+            lines.append((await asyncio.wait_for(process.stdout.readline(), 20)).decode())
+        assert lines[-1].split() == ["Flood", "limits:", "off"]
+        control = next(x.split()[-1] for x in lines if x.startswith("Control API"))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base_url}{TOKEN}/getMe") as resp:
+                body = await resp.json()
+            assert body["result"]["username"] == "incident_test_bot"
+            async with http.get(f"{control}/limits") as resp:
+                assert (await resp.json())["result"] is None, "--no-limits switches them off"
     finally:
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 20) in (0, -signal.SIGINT)

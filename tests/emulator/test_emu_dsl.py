@@ -183,6 +183,7 @@ async def test_group_migration_keeps_handles_working(tg: TelegramWorld, bot: Bot
 async def test_reply_keyboards_and_html_views(tg: TelegramWorld, bot: Bot) -> None:
     from telegram import ForceReply, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
+    tg.emulator.disable_limits()  # four sends at once would meet the flood limit
     staff = tg.user("Staff")
     await staff.send("/start")
     sent = await bot.send_message(

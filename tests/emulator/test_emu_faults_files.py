@@ -1,4 +1,4 @@
-"""Fault injection, flood limits, the request log, and files going both ways."""
+"""Fault injection, the request log, and files going both ways."""
 
 from __future__ import annotations
 
@@ -119,27 +119,8 @@ async def test_delay_makes_the_client_time_out_but_the_send_lands(
     assert emu.log.by_method("sendMessage")[0].fault is not None
 
 
-async def test_flood_limits(
-    api: ApiCall, emu: Emulator, tg: TelegramWorld, staff: UserHandle
-) -> None:
-    emu.enforce_limits(per_second=30, per_chat_per_second=1, per_group_per_minute=20)
-    assert (await api("sendMessage", chat_id=staff.id, text="1"))[0] == 200
-    status, body = await api("sendMessage", chat_id=staff.id, text="2")
-    assert status == 429
-    assert body["parameters"]["retry_after"] >= 1
-    assert (
-        body["description"] == f"Too Many Requests: retry after {body['parameters']['retry_after']}"
-    )
-    admin = tg.user("Admin")
-    group = tg.group("Ops", members=[admin])
-    for n in range(20):
-        assert (await api("sendMessage", chat_id=group.id, text=str(n)))[0] == 200
-    assert (await api("sendMessage", chat_id=group.id, text="21"))[0] == 429
-    emu.disable_limits()
-    assert (await api("sendMessage", chat_id=group.id, text="22"))[0] == 200
-
-
 async def test_request_log_counters(api: ApiCall, emu: Emulator, staff: UserHandle) -> None:
+    emu.disable_limits()  # the counters are about a burst Telegram would slow down
     for n in range(5):
         await api("sendMessage", chat_id=staff.id, text=str(n))
     await api("sendMessage", chat_id=staff.id, text="")
@@ -256,7 +237,10 @@ async def test_media_group(
     assert [m.document.data for m in staff.messages() if m.document] == [b"AAA", b"BBB"]
 
 
-async def test_concurrent_sends_get_distinct_ids(api: ApiCall, staff: UserHandle) -> None:
+async def test_concurrent_sends_get_distinct_ids(
+    api: ApiCall, emu: Emulator, staff: UserHandle
+) -> None:
+    emu.disable_limits()  # fifty at once to one person: Telegram would refuse most
     results = await asyncio.gather(
         *(api("sendMessage", chat_id=staff.id, text=str(n)) for n in range(50))
     )

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from telegram import Bot
+from telegram.error import Conflict
 
-from emulator import Emulator, TelegramWorld
-from tests.emulator.emu_helpers import ApiCall
+from emulator import Emulator, EmulatorServer, TelegramWorld
+from tests.emulator.emu_helpers import OTHER_TOKEN, TOKEN, ApiCall
 
 
 async def poll_started(emu: Emulator, count: int) -> None:
@@ -73,14 +75,54 @@ async def test_long_poll_times_out_empty(api: ApiCall) -> None:
     assert time.monotonic() - started >= 0.9
 
 
+TERMINATED = {
+    "ok": False,
+    "error_code": 409,
+    "description": "Conflict: terminated by other getUpdates request; make sure that only one "
+    "bot instance is running",
+}
+WEBHOOK_ACTIVE = {
+    "ok": False,
+    "error_code": 409,
+    "description": "Conflict: can't use getUpdates method while webhook is active; use "
+    "deleteWebhook to delete the webhook first",
+}
+
+
 async def test_second_poller_terminates_the_first(api: ApiCall, emu: Emulator) -> None:
     first = asyncio.create_task(api("getUpdates", timeout=20))
     await poll_started(emu, 1)
     second = asyncio.create_task(api("getUpdates", timeout=1))
-    status, body = await asyncio.wait_for(first, 5)
-    assert status == 409
-    assert body["description"].startswith("Conflict: terminated by other getUpdates request")
+    assert await asyncio.wait_for(first, 5) == (409, TERMINATED)
     assert (await second)[0] == 200
+
+
+async def test_a_short_poll_also_terminates_a_long_poll(api: ApiCall, emu: Emulator) -> None:
+    first = asyncio.create_task(api("getUpdates", timeout=20))
+    await poll_started(emu, 1)
+    assert await api("getUpdates") == (200, {"ok": True, "result": []})
+    assert await asyncio.wait_for(first, 5) == (409, TERMINATED)
+
+
+async def test_pollers_of_different_bots_do_not_conflict(api: ApiCall, emu: Emulator) -> None:
+    first = asyncio.create_task(api("getUpdates", timeout=1))
+    await poll_started(emu, 1)
+    assert (await api("getUpdates", _token=OTHER_TOKEN, timeout=0))[0] == 200
+    assert await asyncio.wait_for(first, 5) == (200, {"ok": True, "result": []})
+
+
+async def test_python_telegram_bot_sees_the_conflict(
+    server: EmulatorServer, api: ApiCall, emu: Emulator
+) -> None:
+    """A second instance of the bot makes the first one's long poll fail with Conflict."""
+    first = asyncio.create_task(api("getUpdates", timeout=20))
+    await poll_started(emu, 1)
+    async with Bot(TOKEN, base_url=server.base_url) as bot:
+        await bot.get_updates(timeout=0)
+        assert await asyncio.wait_for(first, 5) == (409, TERMINATED)
+        await api("setWebhook", url="http://127.0.0.1:9/hook")
+        with pytest.raises(Conflict, match="webhook is active"):
+            await bot.get_updates(timeout=0)
 
 
 async def test_allowed_updates_filter_new_updates(
@@ -151,12 +193,10 @@ async def test_webhook_delivery_with_secret_and_retry(
     info = (await api("getWebhookInfo"))[1]["result"]
     assert info["url"] == url and info["pending_update_count"] == 0
     assert "500" in info["last_error_message"]
-    status, body = await api("getUpdates")
-    assert status == 409
-    assert body["description"] == (
-        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
-        "delete the webhook first"
-    )
+    assert await api("getUpdates") == (409, WEBHOOK_ACTIVE)
+    asked = time.monotonic()
+    assert await api("getUpdates", timeout=5) == (409, WEBHOOK_ACTIVE)
+    assert time.monotonic() - asked < 4, "a long poll is refused at once"
     assert (await api("deleteWebhook"))[0] == 200
     await user.send("polling again")
     assert [u["message"]["text"] for u in (await api("getUpdates"))[1]["result"]] == [

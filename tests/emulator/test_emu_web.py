@@ -220,7 +220,9 @@ async def test_uploading_a_photo_and_a_file_and_downloading_them(
     assert sent["photo"]["url"] == f"/web/files/{sent['photo']['file_id']}"
     assert sent["caption"] == "the screen"
     async with http.get(f"{server.url}{sent['photo']['url']}") as response:
-        assert response.content_type == "image/jpeg" and await response.read() == PNG
+        assert response.content_type == "image/png", "the type the bytes have"
+        assert await response.read() == PNG
+        assert response.headers["Content-Disposition"].startswith("inline")
 
     name = "情况报告 2026-0001.docx"
     document = aiohttp.FormData(quote_fields=False)  # raw UTF-8 names, as browsers send

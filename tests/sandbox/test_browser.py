@@ -34,14 +34,43 @@ WAIT_MS = 15_000
 expect.set_options(timeout=WAIT_MS)
 
 
+def require_chromium(chromium: Path = CHROMIUM) -> None:
+    """Skip when there is no Chromium to drive, but fail under CI=true: CI must run this test."""
+    if os.access(chromium, os.X_OK):
+        return
+    reason = (
+        f"no Chromium at {chromium}: `make test` installs Debian's chromium with apt-get "
+        "when it can (as root or with sudo); set CHROMIUM=... to use another one"
+    )
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI is set, so the browser test may not be skipped)")
+    pytest.skip(reason)
+
+
+def test_a_missing_chromium_fails_under_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    absent = tmp_path / "no-chromium"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        require_chromium(absent)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no Chromium at"):
+        require_chromium(absent)
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        require_chromium(absent)
+    present = tmp_path / "chromium"
+    present.write_text("#!/bin/sh\n")
+    present.chmod(0o755)
+    monkeypatch.setenv("CI", "true")
+    require_chromium(present)
+
+
 @asynccontextmanager
 async def chromium_page(profile: Path, width: int, height: int) -> AsyncIterator[Page]:
     """A page in Debian's Chromium with a fresh profile; fails on any script error."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(
-            f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium with apt-get "
-            "when it can (as root or with sudo); set CHROMIUM=... to use another one"
-        )
+    require_chromium()
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(profile),
