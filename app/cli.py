@@ -153,15 +153,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ctx = build_context(settings, policy)
     app = build_application(ctx)
-    if settings.webhook_url:
-        log.info(
-            "taking updates by webhook on %s:%s", settings.webhook_listen, settings.webhook_port
-        )
-        asyncio.run(_serve_webhook(app))
-    else:
-        log.info("taking updates by long polling")
-        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    from telegram.error import NetworkError
+
+    try:
+        if settings.webhook_url:
+            log.info(
+                "taking updates by webhook on %s:%s", settings.webhook_listen, settings.webhook_port
+            )
+            asyncio.run(_serve_webhook(app))
+        else:
+            log.info("taking updates by long polling")
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except NetworkError as exc:
+        log.error("could not reach Telegram's Bot API, stopping: %s", exc)
+        asyncio.run(_close_clients(app))
+        return 1
     return 0
+
+
+async def _close_clients(app: Any) -> None:
+    """Close the HTTP clients a start that never finished left open."""
+    # PTB shuts down only what finished starting; its two request objects opened before.
+    for request in app.bot._request:
+        await request.shutdown()
 
 
 async def _serve_webhook(app: Any) -> None:
