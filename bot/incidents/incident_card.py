@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incidents import routing
+from bot.incidents.buttons import IncidentPress
 from bot.incidents.model import Status
 from bot.platform import outbox
 from bot.platform.context import AppContext
@@ -38,19 +39,19 @@ def card_keyboard(ctx: AppContext, language: str, incident: Incident) -> Keyboar
     from messages import incidents as texts
 
     label = ctx.renderer.label
+
+    def button(message: str, action: Literal["ack", "take", "info"]) -> Button:
+        data = IncidentPress(action=action, incident_id=incident.id).pack()
+        return Button(label(language, message), data=data)
+
     rows: Keyboard = []
     if incident.status == Status.REPORTED:
-        rows.append(
-            [
-                Button(label(language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"),
-                Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}"),
-            ]
-        )
+        rows.append([button(texts.ACKNOWLEDGE, "ack"), button(texts.TAKE_CHARGE, "take")])
     elif incident.status == Status.ACKNOWLEDGED:
-        rows.append([Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}")])
+        rows.append([button(texts.TAKE_CHARGE, "take")])
     for extra in CARD_BUTTONS:
         rows.extend(extra(ctx, language, incident))
-    rows.append([Button(label(language, texts.DETAILS), data=f"inc:info:{incident.id}")])
+    rows.append([button(texts.DETAILS, "info")])
     return rows
 
 
