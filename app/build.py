@@ -17,6 +17,7 @@ from telegram.request import BaseRequest, RequestData
 
 from app import services
 from bot.access import chats, contacts
+from bot.handling import flows as handling_flows
 from bot.incidents import report_flow
 from bot.platform.clock import Clock, OffsetFileClock, SystemClock
 from bot.platform.config import Policy, Settings
@@ -187,6 +188,8 @@ def build_context(
         scheduler=Scheduler(db=database, clock=clock),
     )
     for flow in (report_flow.REPORT, report_flow.DRILL):
+        ctx.flows.add(flow)
+    for flow in handling_flows.FLOWS:
         ctx.flows.add(flow)
     services.register(ctx)
     return ctx
