@@ -258,6 +258,13 @@ async def _timeline(ctx: AppContext, incident_id: int, kind: str) -> list[Any]:
     return [e for e in entries if e.kind == kind]
 
 
+async def _known_when_repeated(ctx: AppContext, me: Driver) -> None:
+    """The update that last moved the flow on is known if Telegram sends it again."""
+    async with ctx.db.transaction() as session:
+        row = await current(session=session, user_id=me.user_id)
+    assert handled_before(row, me.update_id) and not handled_before(row, me.update_id + 1)
+
+
 def _options(outcome: Outcome, ctx: AppContext) -> list[str]:
     assert outcome.step is not None and outcome.step.options is not None
     return [o.value for o in outcome.step.options(outcome.state, ctx.env())]
@@ -330,6 +337,7 @@ async def test_r1_relevel_flow_offers_the_other_levels_goes_back_and_rechecks(
     assert back.step is not None and back.step.name == "level"
     assert back.fold is not None and back.fold.mark == "back"
     await me.pick("small")
+    await _known_when_repeated(ctx, me)
     refused = await me.type("x" * 501)
     assert refused.kind == "rejected" and refused.error is not None
     assert refused.error.key == "handling.bad_reason"
@@ -350,7 +358,8 @@ async def test_r1_relevel_flow_offers_the_other_levels_goes_back_and_rechecks(
     assert refusal.value.key == "handling.same_level"
     assert await me.step() == "reason"
     assert len(await _timeline(ctx, incident_id, "relevelled")) == 1
-    await me.act("cancel")
+    assert (await me.act("cancel")).kind == "cancelled"
+    assert await me.step() is None
 
     second = Driver(ctx, TECH)
     second.update_id = me.update_id
@@ -372,6 +381,7 @@ async def test_r8_close_flow_every_step_keep_now_back_edit_and_submit(ctx: AppCo
     end time; an end before the report is refused; Back and Edit from the review work; the
     report is written and the closer, in none of the routed chats, gets the document."""
     from bot.handling.flows import CLOSE_FLOW
+    from bot.platform.errors import ServiceError
     from storage import handling as handling_q
 
     _flows(ctx, CLOSE_FLOW)
@@ -381,10 +391,15 @@ async def test_r8_close_flow_every_step_keep_now_back_edit_and_submit(ctx: AppCo
     me = Driver(ctx, TECH)
     state = await _begin(ctx, "close", incident_id, TECH)
     assert "Tech Sun" in state.suggested_process
+    await me.start("close", state)
+    cancelled_run = me.button("cancel")
+    assert (await me.act("cancel")).kind == "cancelled" and await me.step() is None
     asked = await me.start("close", state)
     assert asked.step is not None and asked.step.name == "consequences"
+    assert (await me.press(cancelled_run)).kind == "stale"
     assert (await me.type("")).kind == "rejected"
     process = await me.type("Portal defaced for 40 minutes.")
+    await _known_when_repeated(ctx, me)
     assert process.step is not None and process.step.name == "process"
     assert _options(process, ctx) == ["keep"]
     result = await me.pick("keep")
@@ -429,6 +444,8 @@ async def test_r8_close_flow_every_step_keep_now_back_edit_and_submit(ctx: AppCo
     assert report.process == state.suggested_process.strip()
     assert report.ended_at == ctx.now()
     assert (await _incident(ctx, incident_id)).status == "resolved"
+    with pytest.raises(ServiceError, match=r"handling\.already_resolved"):
+        await _begin(ctx, "close", incident_id, TECH)
 
 
 async def _state_after_restart(ctx: AppContext, user_id: int, step: str) -> Any:
@@ -481,6 +498,7 @@ async def test_r10_over_flow_note_or_now_for_leaders_only(ctx: AppContext) -> No
     assert refused.error.key == "handling.bad_text"
     await me.act("cancel")
     await me.start("over", await _begin(ctx, "over", incident_id, LEADER))
+    await _known_when_repeated(ctx, me)
     assert (await me.press(earlier)).kind == "stale"
     assert await me.step() == "note"
     done = await me.pick("now")

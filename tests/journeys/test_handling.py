@@ -10,6 +10,8 @@ import re
 
 from docx import Document
 
+from bot.handling.buttons import HandlingPress, StepTick
+from bot.incidents.buttons import IncidentPress
 from emulator.testing import BotMessage, GroupHandle, UserHandle
 from storage import handling as handling_q
 from storage import incidents as incident_q
@@ -133,7 +135,8 @@ async def test_ticks_are_refused_for_non_handlers_forged_and_repeated_buttons(
     stage: Stage,
 ) -> None:
     """R6 R14: someone who does not handle incidents cannot tick; a forged step or a step
-    ticked twice changes nothing."""
+    ticked twice changes nothing; forged card and checklist buttons of each kind are refused
+    politely."""
     office = await open_office(stage)
     number = await report(office.staff, level="medium")
     card = await acknowledged_card(office, office.tech_center, number, office.tech)
@@ -149,6 +152,18 @@ async def test_ticks_are_refused_for_non_handlers_forged_and_repeated_buttons(
     assert not_a_handler.show_alert and "work on incidents" in (not_a_handler.text or "")
     forged_by_admin = await stage.tg.forge_press(office.admin, card, tick.callback_data)
     assert forged_by_admin.show_alert and "work on incidents" in (forged_by_admin.text or "")
+
+    for data, refusal in (
+        (HandlingPress("res", 999_999).pack(), "No such incident"),
+        (IncidentPress("ack", 999_999).pack(), "No such incident"),
+        (StepTick(999_999, 0, "ffffff").pack(), "No such incident"),
+        ("hd:res:x", "no longer active"),
+        ("hd:tick:1", "no longer active"),
+        ("hdt:1:1:abc:d", "no longer active"),
+        ("inc:ok:1", "no longer active"),
+    ):
+        answer = await stage.tg.forge_press(office.tech, checklist, data)
+        assert answer.show_alert and refusal in (answer.text or ""), data
 
     await checklist.press(tick.text)
     await checklist.wait_until("1 of 11 done")
@@ -522,7 +537,8 @@ async def test_a_level_change_refuses_typing_and_a_long_reason_with_its_buttons(
     stage: Stage,
 ) -> None:
     """R1: typing at the level step is answered with the level buttons, which work on that
-    refusal; a reason over 500 characters is refused with Back, which works there too."""
+    refusal; a reason over 500 characters is refused with Back, which works there too; when
+    someone else changed the level meanwhile, the reason is refused with the step's buttons."""
     office = await open_office(stage)
     number = await report(office.staff, level="medium")
     card = await acknowledged_card(office, office.tech_center, number, office.tech)
@@ -542,9 +558,30 @@ async def test_a_level_change_refuses_typing_and_a_long_reason_with_its_buttons(
     again = await office.tech.wait_for("Choose the new level")
     await again.press("small")
     await office.tech.wait_for("Why?")
-    await office.tech.send("Only one PC is affected.")
-    await office.tech.wait_for("is now small")
+
+    await card.press(RELEVEL, by=office.tech_lead)
+    other = await office.tech_lead.wait_for("Choose the new level")
+    await other.press("small")
+    await office.tech_lead.wait_for("Why?")
+    await office.tech_lead.send("Only one PC is affected.")
+    await office.tech_lead.wait_for("is now small")
     await card.wait_until("小型")
+
+    await office.tech.send("Only one PC, I think.")
+    late = await office.tech.wait_for("already the incident's level")
+    assert "Why?" in late.text
+    assert labels(late) == ["⬅️ Back", "✖️ Cancel"]
+    await late.press("✖️ Cancel")
+    await late.wait_until("level change was cancelled")
+    async with office.bot.ctx.db.transaction() as session:
+        found = await incident_q.get_by_number(session=session, number=number)
+        assert found is not None
+        changes = [
+            e.text
+            for e in await incident_q.timeline(session=session, incident_id=found.id)
+            if e.kind == "relevelled"
+        ]
+    assert changes == ["Only one PC is affected."]
 
 
 async def test_a_future_end_time_is_refused_with_now_which_works_there(stage: Stage) -> None:
