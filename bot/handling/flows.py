@@ -18,6 +18,7 @@ each flow finishes with checks everything again, whatever brought the request.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Self
 
@@ -234,14 +235,14 @@ RELEVEL_FLOW: Flow[RelevelDraft] = Flow(
 # ---- the close and its situation report (R8) ---------------------------------------------------
 
 
-def _typed_field(name: str) -> Any:
+def _typed_field(name: str) -> Callable[[CloseDraft, Answer, Env], None]:
     def read(draft: CloseDraft, answer: Answer, env: Env) -> None:
         setattr(draft, name, closing.check_text(name, _words(answer)))
 
     return read
 
 
-def _recap_field(name: str) -> Any:
+def _recap_field(name: str) -> Callable[[CloseDraft, str, Env], str]:
     def recap(draft: CloseDraft, language: str, env: Env) -> str:
         return _short(getattr(draft, name))
 
