@@ -57,9 +57,16 @@ KEPT_PROCESS = N_("as drafted from the timeline")
 END_NOW = N_("Now")
 SUBMIT = N_("📨 Submit the report")
 DECLARE_NOW = N_("📢 Declare over now")
-EDIT_FIELD = N_("✏️ %(field)s")
 STEP_TICKED_ALERT = N_("Ticked.")
 SENT_PRIVATELY_ALERT = N_("I sent you a private message to continue.")
+
+# The steps of the handling flows, as an answered prompt is folded ("✔️ Reason: ...").
+UPDATE_FIELD = N_("Progress update")
+LEVEL_FIELD = N_("New level")
+REASON_FIELD = N_("Reason")
+NOTE_FIELD = N_("Expert group's confirmation")
+REPORT_FIELD = N_("Situation report")
+NO_NOTE = N_("none")
 
 CLOSE_FIELDS = {
     "consequences": N_("Consequences"),
@@ -189,6 +196,17 @@ def open_step_button(language: str, number: int, step: Any) -> str:
     return f"⬜ {number}. {step_label(language, step)}"
 
 
+def target_names(language: str, targets: Any) -> str:
+    """Where an incident went (or could not go): "Duty officer: Wu, tech center chat"."""
+    names = []
+    for found in targets:
+        target = str(getattr(found, "target", found))
+        name = getattr(found, "name", None)
+        label = _target(language, target)
+        names.append(f"{label}: {name}" if target == "duty_officer" and name else label)
+    return ", ".join(names)
+
+
 def close_field_label(language: str, field: str) -> str:
     """A situation-report field's name in a language."""
     message = CLOSE_FIELDS.get(field)
@@ -200,4 +218,5 @@ TEMPLATE_HELPERS = {
     "playbook_name": playbook_label,
     "timeline_details": timeline_details,
     "close_field": close_field_label,
+    "target_names": target_names,
 }

@@ -474,3 +474,25 @@ def test_only_organisers_start_drills() -> None:
     for role in ("staff", "duty"):
         with pytest.raises(NotAllowed):
             actions.may_start_drill(user(role))
+
+
+def test_handling_and_card_buttons_round_trip_and_refuse_forgeries() -> None:
+    """R6 R14: the card's and the checklist's buttons parse back to what they packed; data
+    another kind, an older layout or a forger would send parses to nothing."""
+    from bot.handling.buttons import HandlingPress, StepTick
+    from bot.incidents.buttons import IncidentPress
+
+    for value in (
+        HandlingPress("over", 42),
+        StepTick(42, 10, "a1b2c3"),
+        IncidentPress("info", 7),
+    ):
+        assert type(value).parse(value.pack()) == value
+    assert HandlingPress("upd", 42).pack() == "hd:upd:42"  # cards already sent keep working
+    assert IncidentPress("ack", 42).pack() == "inc:ack:42"
+    for data in ("hd:tick:1:0:a1b2c3", "hd:lvl:x", "hd:lvl:4²", "hd:go:1", "hd:res:1:2", ""):
+        assert HandlingPress.parse(data) is None, data
+    for data in ("hdt:1:1000:a1b2c3", "hdt:1:0:a1b2c3d", "hdt:1:0:a1:b2", "hdt:1:0:a b"):
+        assert StepTick.parse(data) is None, data
+    for data in ("inc:ok:1", "inc:ack:", "inc:ack:1:2", "inc:info:-1"):
+        assert IncidentPress.parse(data) is None, data

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from bot.access.permissions import has_any_role
+from bot.handling.buttons import HandlingPress
 from bot.incidents.model import Status
 from bot.platform.context import AppContext
 from bot.platform.errors import NotAllowed
@@ -24,8 +27,9 @@ def may_start_drill(user: User | None) -> None:
 def card_buttons(ctx: AppContext, language: str, incident: Incident) -> Keyboard:
     """The card's handling buttons, each only at the stages where it makes sense."""
 
-    def button(message: str, action: str) -> Button:
-        return Button(ctx.renderer.label(language, message), data=f"hd:{action}:{incident.id}")
+    def button(message: str, action: Literal["list", "upd", "lvl", "res", "over"]) -> Button:
+        data = HandlingPress(action=action, incident_id=incident.id).pack()
+        return Button(ctx.renderer.label(language, message), data=data)
 
     if incident.status == Status.REPORTED:
         return [[button(texts.RELEVEL, "lvl")]]

@@ -41,7 +41,9 @@ class CloseDraft:
     ended_at: str | None = None
     recommendations: str | None = None
     suggested_process: str = ""
-    editing: bool = False
+    # Known when the close starts, so each answer can be checked as it is typed.
+    reported_at: str | None = None
+    is_drill: bool = False
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> CloseDraft:
@@ -56,6 +58,11 @@ class CloseDraft:
     def ended(self) -> datetime | None:
         """The end time as a datetime."""
         return datetime.fromisoformat(self.ended_at) if self.ended_at else None
+
+    @property
+    def reported(self) -> datetime | None:
+        """When the incident was reported (an end time cannot be before it)."""
+        return datetime.fromisoformat(self.reported_at) if self.reported_at else None
 
     def missing(self) -> list[str]:
         """Fields not answered yet."""
@@ -108,12 +115,11 @@ def check_text(field_name: str, text: str) -> str:
     return text
 
 
-def check_end(ctx: AppContext, incident: Incident, ended: datetime) -> datetime:
+def check_end(ctx: AppContext, reported_at: datetime, ended: datetime) -> datetime:
     """The end time, refused when it is before the report or in the future."""
-    if ended < incident.reported_at.replace(second=0, microsecond=0):
+    if ended < reported_at.replace(second=0, microsecond=0):
         raise Invalid(
-            "handling.end_before_report",
-            reported=ctx.renderer.format_datetime(incident.reported_at),
+            "handling.end_before_report", reported=ctx.renderer.format_datetime(reported_at)
         )
     if ended > ctx.now():
         raise Invalid("report.future_time")
@@ -150,7 +156,7 @@ async def resolve(
     )
     ended = draft.ended
     assert ended is not None
-    check_end(ctx, incident, ended)
+    check_end(ctx, incident.reported_at, ended)
     now = ctx.now()
     report = await q.add_report(
         session=session,

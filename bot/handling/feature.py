@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handling import actions, closing, playbooks, progress
+from bot.handling import actions, closing, flows, playbooks, progress
 from bot.platform.context import AppContext
 from bot.platform.features import Features
 from storage import incidents as incidents_q
@@ -10,6 +10,8 @@ from storage import incidents as incidents_q
 
 def install(features: Features[AppContext], ctx: AppContext) -> None:
     """The card's handling buttons and lines; whoever takes charge is reminded to update (R7)."""
+    for flow in flows.FLOWS:
+        ctx.flows.add(flow)
     features.card_buttons.append(actions.card_buttons)
     features.card_lines.extend(
         (playbooks.card_context, progress.card_context, closing.card_context)

@@ -27,6 +27,9 @@ from storage.models import ChecklistTick, Incident, User
 
 GENERAL = "human_damage"
 DETAILS_KEY = "checklist"
+# Each person's one live checklist message of the incident (in their private chat), so
+# opening it again retires the earlier one instead of leaving two that drift apart.
+VIEWS_KEY = "checklist_views"
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,31 @@ async def tick(
     found = await checklist(session=session, incident=incident)
     assert found is not None
     return incident, found
+
+
+def live_view(incident: Incident, user_id: int) -> int | None:
+    """The message holding the person's live checklist of the incident, if any."""
+    views = (incident.details or {}).get(VIEWS_KEY)
+    found = views.get(str(user_id)) if isinstance(views, dict) else None
+    return found if isinstance(found, int) else None
+
+
+async def keep_view(
+    *, session: AsyncSession, incident_id: int, user_id: int, message_id: int
+) -> int | None:
+    """Make a message the person's live checklist; returns the earlier one it replaces."""
+    incident = await incident_q.get_incident(
+        session=session, incident_id=incident_id, for_update=True
+    )
+    if incident is None:
+        return None
+    previous = live_view(incident, user_id)
+    details = incident.details or {}
+    views = dict(details.get(VIEWS_KEY) or {})
+    views[str(user_id)] = message_id
+    # A new dict, so the JSON column is seen as changed.
+    incident.details = {**details, VIEWS_KEY: views}
+    return previous if previous != message_id else None
 
 
 async def card_context(session: AsyncSession, incident: Incident) -> dict[str, Any]:

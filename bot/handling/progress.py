@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit
 from bot.access.permissions import can_handle
+from bot.handling.buttons import HandlingPress
 from bot.handling.playbooks import require_worker
 from bot.incidents import escalation, incident_card, routing
 from bot.incidents.model import OPEN, Status
@@ -111,7 +112,7 @@ async def remind(ctx: AppContext, session: AsyncSession, timer: Timer) -> None:
                 [
                     Button(
                         ctx.renderer.label(handler.language, texts.UPDATE),
-                        data=f"hd:upd:{incident.id}",
+                        data=HandlingPress(action="upd", incident_id=incident.id).pack(),
                     )
                 ]
             ],
@@ -137,13 +138,27 @@ async def may_update(*, session: AsyncSession, incident_id: int, user_id: int) -
     return incident
 
 
+def check_update(text: str) -> str:
+    """An update's text, trimmed, or Invalid when empty or too long."""
+    text = text.strip()
+    if not 1 <= len(text) <= UPDATE_LIMIT:
+        raise Invalid("handling.bad_update", length=len(text))
+    return text
+
+
+def check_reason(text: str) -> str:
+    """A level change's reason, trimmed, or Invalid when empty or too long."""
+    text = text.strip()
+    if not 1 <= len(text) <= REASON_LIMIT:
+        raise Invalid("handling.bad_reason")
+    return text
+
+
 async def post_update(
     *, session: AsyncSession, ctx: AppContext, incident_id: int, user_id: int, text: str
 ) -> tuple[Incident, int]:
     """Post a progress update to every chat the incident is routed to; returns how many."""
-    text = text.strip()
-    if not 1 <= len(text) <= UPDATE_LIMIT:
-        raise Invalid("handling.bad_update", length=len(text))
+    text = check_update(text)
     incident = await may_update(session=session, incident_id=incident_id, user_id=user_id)
     author = await access_q.get_user(session=session, user_id=user_id)
     now = ctx.now()
@@ -209,9 +224,7 @@ async def relevel(
         new_level = Level(level)
     except ValueError as exc:
         raise Invalid("handling.same_level") from exc
-    reason = reason.strip()
-    if not 1 <= len(reason) <= REASON_LIMIT:
-        raise Invalid("handling.bad_reason")
+    reason = check_reason(reason)
     incident = await may_relevel(session=session, ctx=ctx, incident_id=incident_id, user_id=user_id)
     if incident.level == new_level:
         raise Stale("handling.same_level")

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import contacts
 from bot.incidents import routing
+from bot.incidents.buttons import IncidentPress
 from bot.patrols import duty
 from bot.platform import outbox, scheduler
 from bot.platform.context import AppContext
@@ -116,9 +117,13 @@ async def fire(ctx: AppContext, session: AsyncSession, timer: Timer) -> None:
             keyboard=[
                 [
                     Button(
-                        label(person.language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"
+                        label(person.language, texts.ACKNOWLEDGE),
+                        data=IncidentPress(action="ack", incident_id=incident.id).pack(),
                     ),
-                    Button(label(person.language, texts.DETAILS), data=f"inc:info:{incident.id}"),
+                    Button(
+                        label(person.language, texts.DETAILS),
+                        data=IncidentPress(action="info", incident_id=incident.id).pack(),
+                    ),
                 ]
             ],
         )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incidents import routing
+from bot.incidents.buttons import IncidentPress
 from bot.incidents.model import Status
 from bot.platform import outbox
 from bot.platform.context import AppContext
 from bot.platform.keyboards import Button, Keyboard
+from messages import incidents as texts
 from storage import access as access_q
 from storage import incidents as q
 from storage.models import Incident, OutboxMessage, TimelineEntry, User
@@ -37,22 +39,21 @@ async def people(*, session: AsyncSession, incident: Incident) -> dict[int, User
 
 def card_keyboard(ctx: AppContext, language: str, incident: Incident) -> Keyboard:
     """The buttons a card carries at the incident's current stage."""
-    from messages import incidents as texts
 
     label = ctx.renderer.label
+
+    def button(message: str, action: Literal["ack", "take", "info"]) -> Button:
+        data = IncidentPress(action=action, incident_id=incident.id).pack()
+        return Button(label(language, message), data=data)
+
     rows: Keyboard = []
     if incident.status == Status.REPORTED:
-        rows.append(
-            [
-                Button(label(language, texts.ACKNOWLEDGE), data=f"inc:ack:{incident.id}"),
-                Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}"),
-            ]
-        )
+        rows.append([button(texts.ACKNOWLEDGE, "ack"), button(texts.TAKE_CHARGE, "take")])
     elif incident.status == Status.ACKNOWLEDGED:
-        rows.append([Button(label(language, texts.TAKE_CHARGE), data=f"inc:take:{incident.id}")])
+        rows.append([button(texts.TAKE_CHARGE, "take")])
     for extra in ctx.features.card_buttons:
         rows.extend(extra(ctx, language, incident))
-    rows.append([Button(label(language, texts.DETAILS), data=f"inc:info:{incident.id}")])
+    rows.append([button(texts.DETAILS, "info")])
     return rows
 
 

@@ -159,6 +159,8 @@ class Flow(Generic[S]):
     view: Callable[[AsyncSession, Any, S], Awaitable[dict[str, Any]]] | None = None
     resumable: bool = False
     mark: Label | None = None  # put before every folded answer (a drill's mark)
+    # A mark that depends on the answers (a flow about a drill's incident); `mark` comes first.
+    marked: Callable[[S], Label | None] | None = None
     on_expire: Callable[[AsyncSession, Any, Conversation], Awaitable[None]] | None = None
 
     def step(self, name: str) -> Step[S]:
@@ -177,6 +179,14 @@ class Flow(Generic[S]):
             index = self.steps.index(step)
             return self.steps[index + 1].name if index + 1 < len(self.steps) else None
         return after
+
+    def mark_for(self, state: S | None) -> Label | None:
+        """The mark put before this run's folded answers, if any."""
+        if self.mark is not None:
+            return self.mark
+        if self.marked is not None and state is not None:
+            return self.marked(state)
+        return None
 
     def number(self, step: Step[S]) -> int:
         """The step's number as shown to the person (its place in the table, from 1)."""

@@ -8,47 +8,49 @@ from markupsafe import Markup
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot.incidents import incident_card, lifecycle, reports, routing
+from bot.incidents.buttons import IncidentPress
 from bot.platform.commands import CommandSpec, roles
 from bot.platform.errors import ServiceError
 from bot.platform.roles import Role
-from handlers.platform.common import BotContext, answer, command_args, reply, reply_parts
+from handlers.platform.common import (
+    BotContext,
+    answer,
+    command_args,
+    on_button,
+    reply,
+    reply_parts,
+)
 from messages import incidents as texts
-from messages.common import STALE_BUTTON, error_text
+from messages.common import error_text
 
 HANDLERS = roles(Role.DUTY, Role.TECH_CENTER, Role.LEADER)
 
 
-async def card_button(update: Update, context: BotContext) -> None:
+async def card_button(update: Update, context: BotContext, press: IncidentPress) -> None:
     """Acknowledge, Take charge or Details pressed on a card, in any chat."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and update.effective_user is not None
     ctx = context.app_ctx
     r, language = ctx.renderer, context.language
+    if press.action == "info":
+        await _details_privately(update, context, press.incident_id)
+        return
+    service = lifecycle.acknowledge if press.action == "ack" else lifecycle.take_charge
+    user_id = update.effective_user.id
     try:
-        _, action, raw_id = query.data.split(":")
-        incident_id = int(raw_id)
-    except ValueError:
-        await answer(query, r.label(language, STALE_BUTTON), alert=True)
-        return
-    if action == "info":
-        await _details_privately(update, context, incident_id)
-        return
-    service = {"ack": lifecycle.acknowledge, "take": lifecycle.take_charge}.get(action)
-    if service is None:
-        await answer(query, r.label(language, STALE_BUTTON), alert=True)
-        return
-    try:
-        async with ctx.db.transaction() as session:
-            await service(
-                session=session, ctx=ctx, incident_id=incident_id, user_id=update.effective_user.id
+        # A deadlock with a concurrent press or deadline is rolled back whole: run it again.
+        await ctx.db.retrying(
+            lambda session: service(
+                session=session, ctx=ctx, incident_id=press.incident_id, user_id=user_id
             )
+        )
     except ServiceError as exc:
         await answer(query, error_text(language, exc.key, **exc.params), alert=True)
         return
-    done = texts.ACKNOWLEDGED_ALERT if action == "ack" else texts.TAKEN_ALERT
+    done = texts.ACKNOWLEDGED_ALERT if press.action == "ack" else texts.TAKEN_ALERT
     await answer(query, r.label(language, done))
 
 
@@ -148,6 +150,6 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             "special_period", texts.CMD_SPECIAL_PERIOD, roles(Role.LEADER), order=30, group=True
         ),
     )
-    app.add_handler(CallbackQueryHandler(card_button, pattern=r"^inc:(ack|take|info):"))
+    app.add_handler(on_button(IncidentPress, card_button))
     app.add_handler(CommandHandler("incident", show_command))
     app.add_handler(CommandHandler("special_period", special_period_command))

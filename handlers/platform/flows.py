@@ -10,6 +10,7 @@ buttons again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -129,6 +130,7 @@ def intro(context: BotContext, outcome: Outcome, language: str) -> list[Markup]:
 
 def folded(context: BotContext, outcome: Outcome, fold: Fold, language: str) -> str:
     """One line standing for an answered (or left, or cancelled) prompt."""
+    mark = outcome.flow.mark_for(outcome.state) if outcome.flow is not None else None
     return context.app_ctx.renderer.render(
         language,
         "conversations/folded",
@@ -136,7 +138,7 @@ def folded(context: BotContext, outcome: Outcome, fold: Fold, language: str) -> 
         field=fold.label(language),
         answer=_text(fold.answer, language) if fold.answer is not None else None,
         what=outcome.flow.name(language) if outcome.flow is not None else None,
-        mark=outcome.flow.mark(language) if outcome.flow and outcome.flow.mark else None,
+        mark=mark(language) if mark is not None else None,
     )
 
 
@@ -431,14 +433,22 @@ async def on_message(update: Update, context: BotContext) -> bool:
     ctx = context.app_ctx
     user = update.effective_user
     assert user is not None
-    async with ctx.db.transaction() as session:
-        outcome = await ctx.engine.answer(
-            session=session,
-            env=ctx.env(),
-            user_id=user.id,
-            answer=answer_of(update),
-            update_id=update.update_id,
-        )
+    try:
+        async with ctx.db.transaction() as session:
+            outcome = await ctx.engine.answer(
+                session=session,
+                env=ctx.env(),
+                user_id=user.id,
+                answer=answer_of(update),
+                update_id=update.update_id,
+            )
+    except ServiceError as exc:
+        # The answer completed the flow but finishing was refused (the incident moved on, a
+        # role was taken away meanwhile): nothing changed; say why, with the step again.
+        async with ctx.db.transaction() as session:
+            outcome = await ctx.engine.again(session=session, env=ctx.env(), user_id=user.id)
+        if outcome.step is not None:
+            outcome = dataclasses.replace(outcome, kind="rejected", error=exc)
     if outcome.kind == "none":
         return False
     album = update.effective_message.media_group_id if update.effective_message else None

@@ -10,6 +10,8 @@ import re
 
 from docx import Document
 
+from bot.handling.buttons import HandlingPress, StepTick
+from bot.incidents.buttons import IncidentPress
 from emulator.testing import BotMessage, GroupHandle, UserHandle
 from storage import handling as handling_q
 from storage import incidents as incident_q
@@ -133,7 +135,8 @@ async def test_ticks_are_refused_for_non_handlers_forged_and_repeated_buttons(
     stage: Stage,
 ) -> None:
     """R6 R14: someone who does not handle incidents cannot tick; a forged step or a step
-    ticked twice changes nothing."""
+    ticked twice changes nothing; forged card and checklist buttons of each kind are refused
+    politely."""
     office = await open_office(stage)
     number = await report(office.staff, level="medium")
     card = await acknowledged_card(office, office.tech_center, number, office.tech)
@@ -150,6 +153,18 @@ async def test_ticks_are_refused_for_non_handlers_forged_and_repeated_buttons(
     forged_by_admin = await stage.tg.forge_press(office.admin, card, tick.callback_data)
     assert forged_by_admin.show_alert and "work on incidents" in (forged_by_admin.text or "")
 
+    for data, refusal in (
+        (HandlingPress("res", 999_999).pack(), "No such incident"),
+        (IncidentPress("ack", 999_999).pack(), "No such incident"),
+        (StepTick(999_999, 0, "ffffff").pack(), "No such incident"),
+        ("hd:res:x", "no longer active"),
+        ("hd:tick:1", "no longer active"),
+        ("hdt:1:1:abc:d", "no longer active"),
+        ("inc:ok:1", "no longer active"),
+    ):
+        answer = await stage.tg.forge_press(office.tech, checklist, data)
+        assert answer.show_alert and refusal in (answer.text or ""), data
+
     await checklist.press(tick.text)
     await checklist.wait_until("1 of 11 done")
     again = await stage.tg.forge_press(office.tech, checklist, tick.callback_data)
@@ -160,6 +175,27 @@ async def test_ticks_are_refused_for_non_handlers_forged_and_repeated_buttons(
         found = await incident_q.get_by_number(session=session, number=number)
         assert found is not None
         assert len(await handling_q.ticks(session=session, incident_id=found.id)) == 1
+
+
+async def test_a_checklist_opened_twice_stays_one_live_checklist(stage: Stage) -> None:
+    """R6: opening the checklist again retires the earlier copy (no buttons left on it), and a
+    tick edits the live one in place."""
+    office = await open_office(stage)
+    number = await report(office.staff, level="medium")
+    card = await acknowledged_card(office, office.tech_center, number, office.tech)
+    await card.press(CHECKLIST, by=office.tech)
+    first = await office.tech.wait_for("Checklist")
+    await card.press(CHECKLIST, by=office.tech)
+    second = await office.tech.wait_for("0 of 11 done")
+    assert second.message_id != first.message_id
+    await first.wait_until("opened again below")
+    assert first.buttons == [] and number in first.text
+    answer = await second.press("⬜ 1. Locate the intruder's IP address")
+    assert answer.text == "Ticked."
+    await second.wait_until("1 of 11 done")
+    await stage.settle()
+    live = [m.message_id for m in office.tech.messages() if "of 11 done" in m.text]
+    assert live == [second.message_id]
 
 
 async def test_updates_reach_every_routed_chat(stage: Stage) -> None:
@@ -246,7 +282,7 @@ async def test_raising_brings_leadership_in_with_the_story_and_lowering_is_annou
     prompt = await office.tech.wait_for("Choose the new level")
     assert labels(prompt)[:2] == ["large", "small"]
     await prompt.press("large")
-    await prompt.wait_until("Why?")
+    await office.tech.wait_for("Why?")
     await office.tech.send("Citizen data may have been copied.")
     done = await office.tech.wait_for("is now large")
     assert "leadership group chat" in done.text
@@ -264,7 +300,7 @@ async def test_raising_brings_leadership_in_with_the_story_and_lowering_is_annou
     await lead_card.press(RELEVEL, by=office.leader)
     prompt = await office.leader.wait_for("Choose the new level")
     await prompt.press("medium")
-    await prompt.wait_until("Why?")
+    await office.leader.wait_for("Why?")
     await office.leader.send("Forensics: nothing was copied.")
     await office.leader.wait_for("is now medium")
     for group in (office.leadership, office.tech_center):
@@ -312,7 +348,8 @@ async def test_resolve_writes_the_situation_report_and_its_word_document(stage: 
     prompt = await office.tech.wait_for("When did the incident end?")
     await office.tech.send("2 hours ago")
     refusal = await office.tech.wait_for("cannot be before the incident was reported")
-    assert refusal.buttons == []
+    assert "When did the incident end?" in refusal.text
+    assert labels(refusal) == ["Now", "⬅️ Back", "✖️ Cancel"]
     await office.tech.send("20 min ago")
     await office.tech.wait_for("How can a repeat be prevented?")
     await office.tech.send("Patch the CMS monthly; add a WAF rule.")
@@ -446,7 +483,7 @@ async def test_a_drill_runs_end_to_end_marked_everywhere_and_stays_out_of_statis
     prompt = await office.leader.wait_for("Declare the emergency over?")
     await prompt.press("📢 Declare over now")
     await office.all_staff.wait_for(f"{number} 应急期结束")
-    await prompt.wait_until("is declared over")
+    await office.leader.wait_for("is declared over")
     await stage.settle()
     await office.bot.drain()
 
@@ -469,3 +506,129 @@ async def test_drills_are_for_organisers_only(stage: Stage) -> None:
     await office.staff.send("/drill")
     refusal = await office.staff.wait_for("start drills")
     assert re.search("tech center", refusal.text)
+
+
+# ---- a wrong answer in each handling flow: the reason, the question and its buttons again ------
+
+
+async def test_an_overlong_update_is_refused_with_its_buttons_and_cancel_works(
+    stage: Stage,
+) -> None:
+    """R7: an update over 2000 characters is refused with the reason, the question and the
+    step's buttons; Cancel pressed on that refusal ends the flow and nothing is posted."""
+    office = await open_office(stage)
+    number = await report(office.staff, level="medium")
+    card = await acknowledged_card(office, office.tech_center, number, office.tech)
+    await card.press(UPDATE, by=office.tech)
+    prompt = await office.tech.wait_for("Send the progress update")
+    await office.tech.send("x" * 2001)
+    refusal = await office.tech.wait_for("1 to 2000 characters. Yours has 2001")
+    assert "Send the progress update" in refusal.text
+    assert labels(refusal) == ["✖️ Cancel"]
+    await prompt.wait_until(lambda m: m.buttons == [])  # one live prompt: the refusal
+    await refusal.press("✖️ Cancel")
+    await refusal.wait_until("progress update was cancelled")
+    await office.tech.send("Anything")
+    await office.tech.wait_for("did not understand")
+    assert not [m for m in office.tech_center.messages() if "处置进展" in m.text]
+
+
+async def test_a_level_change_refuses_typing_and_a_long_reason_with_its_buttons(
+    stage: Stage,
+) -> None:
+    """R1: typing at the level step is answered with the level buttons, which work on that
+    refusal; a reason over 500 characters is refused with Back, which works there too; when
+    someone else changed the level meanwhile, the reason is refused with the step's buttons."""
+    office = await open_office(stage)
+    number = await report(office.staff, level="medium")
+    card = await acknowledged_card(office, office.tech_center, number, office.tech)
+    await card.press(RELEVEL, by=office.tech)
+    await office.tech.wait_for("Choose the new level")
+    await office.tech.send("large")
+    refusal = await office.tech.wait_for("choose with the buttons")
+    assert "Choose the new level" in refusal.text
+    assert labels(refusal) == ["large", "small", "✖️ Cancel"]
+    await refusal.press("large")
+    await office.tech.wait_for("Why?")
+    await office.tech.send("y" * 501)
+    too_long = await office.tech.wait_for("1 to 500 characters")
+    assert "Why?" in too_long.text
+    assert labels(too_long) == ["⬅️ Back", "✖️ Cancel"]
+    await too_long.press("⬅️ Back")
+    again = await office.tech.wait_for("Choose the new level")
+    await again.press("small")
+    await office.tech.wait_for("Why?")
+
+    await card.press(RELEVEL, by=office.tech_lead)
+    other = await office.tech_lead.wait_for("Choose the new level")
+    await other.press("small")
+    await office.tech_lead.wait_for("Why?")
+    await office.tech_lead.send("Only one PC is affected.")
+    await office.tech_lead.wait_for("is now small")
+    await card.wait_until("小型")
+
+    await office.tech.send("Only one PC, I think.")
+    late = await office.tech.wait_for("already the incident's level")
+    assert "Why?" in late.text
+    assert labels(late) == ["⬅️ Back", "✖️ Cancel"]
+    await late.press("✖️ Cancel")
+    await late.wait_until("level change was cancelled")
+    async with office.bot.ctx.db.transaction() as session:
+        found = await incident_q.get_by_number(session=session, number=number)
+        assert found is not None
+        changes = [
+            e.text
+            for e in await incident_q.timeline(session=session, incident_id=found.id)
+            if e.kind == "relevelled"
+        ]
+    assert changes == ["Only one PC is affected."]
+
+
+async def test_a_future_end_time_is_refused_with_now_which_works_there(stage: Stage) -> None:
+    """R8: an end time in the future is refused with the reason, the question and Now; Now
+    pressed on that refusal moves the close on, and the report is submitted."""
+    office = await open_office(stage)
+    number = await report(office.staff, level="medium")
+    card = await acknowledged_card(office, office.tech_center, number, office.tech)
+    await card.press(RESOLVE, by=office.tech)
+    await office.tech.wait_for("What were the consequences?")
+    await office.tech.send("Portal defaced.")
+    prompt = await office.tech.wait_for("How was it handled?")
+    await prompt.press("✔️ Keep this text")
+    await office.tech.wait_for("What was the result?")
+    await office.tech.send("Page restored.")
+    await office.tech.wait_for("When did the incident end?")
+    await office.tech.send("2099-01-01 09:00")
+    refusal = await office.tech.wait_for("in the future")
+    assert "When did the incident end?" in refusal.text
+    assert labels(refusal) == ["Now", "⬅️ Back", "✖️ Cancel"]
+    await refusal.press("Now")
+    await office.tech.wait_for("How can a repeat be prevented?")
+    await refusal.wait_until("✔️ End time:")
+    await office.tech.send("Patch monthly.")
+    review = await office.tech.wait_for("please check")
+    await review.press("📨 Submit the report")
+    await office.tech.wait_for("is resolved")
+    await card.wait_until(has_button(DECLARE_OVER))  # type: ignore[arg-type]
+
+
+async def test_an_overlong_note_is_refused_and_declare_now_works_on_the_refusal(
+    stage: Stage,
+) -> None:
+    """R10: a note over 1000 characters is refused with the reason, the question and Declare
+    now; that button pressed on the refusal ends the emergency."""
+    office = await open_office(stage)
+    number = await report(office.staff, level="large")
+    lead_card = await acknowledged_card(office, office.leadership, number, office.leader)
+    await close_incident(office, office.leader, lead_card)
+    await lead_card.wait_until(has_button(DECLARE_OVER))  # type: ignore[arg-type]
+    await lead_card.press(DECLARE_OVER, by=office.leader)
+    await office.leader.wait_for("Declare the emergency over?")
+    await office.leader.send("z" * 1001)
+    refusal = await office.leader.wait_for("1 to 1000 characters")
+    assert "Declare the emergency over?" in refusal.text
+    assert labels(refusal) == ["📢 Declare over now", "✖️ Cancel"]
+    await refusal.press("📢 Declare over now")
+    await office.leader.wait_for("is declared over")
+    await office.all_staff.wait_for(f"{number} 应急期结束")
+    await lead_card.wait_until("已结束，应急期结束")

@@ -18,7 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.handling import playbooks
+from bot.handling.buttons import HandlingPress, StepTick
 from bot.incidents import reports
+from bot.incidents.buttons import IncidentPress
 from bot.incidents.model import Draft
 from emulator.testing import BotMessage, GroupHandle, UserHandle
 from storage import access as access_q
@@ -224,7 +226,7 @@ def _cancel_after(
 def _ticked(world: World, index: int) -> str:
     incident = world.incidents["tick"][0]
     steps = playbooks.steps_from_policy(world.bot.ctx.policy, incident.category, incident.subtype)
-    return f"hd:tick:{incident.id}:{index}:{steps[index].signature}"
+    return StepTick(incident_id=incident.id, index=index, signature=steps[index].signature).pack()
 
 
 def _day(offset: int) -> Callable[[World, int], str]:
@@ -261,7 +263,7 @@ ACTIONS = [
     Action(
         "declare the emergency over",
         {"leader"},
-        _btn(lambda w, i: f"hd:over:{w.incidents['resolved'][i].id}"),
+        _btn(lambda w, i: HandlingPress("over", w.incidents["resolved"][i].id).pack()),
         _cancel_after(_shows("over")),
     ),
     Action(
@@ -273,7 +275,7 @@ ACTIONS = [
     Action(
         "acknowledge a large incident",
         {"leader"},
-        _btn(lambda w, i: f"inc:ack:{w.incidents['large'][i].id}"),
+        _btn(lambda w, i: IncidentPress("ack", w.incidents["large"][i].id).pack()),
         _ack_worked("large"),
     ),
     Action("/warn", TECH_AND_LEADERS, _cmd("/warn"), _cancel_after(_shows("How serious"))),
@@ -292,13 +294,13 @@ ACTIONS = [
     Action(
         "acknowledge a medium incident",
         TECH_AND_LEADERS,
-        _btn(lambda w, i: f"inc:ack:{w.incidents['medium'][i].id}"),
+        _btn(lambda w, i: IncidentPress("ack", w.incidents["medium"][i].id).pack()),
         _ack_worked("medium"),
     ),
     Action(
         "acknowledge a small incident",
         HANDLERS,
-        _btn(lambda w, i: f"inc:ack:{w.incidents['small'][i].id}"),
+        _btn(lambda w, i: IncidentPress("ack", w.incidents["small"][i].id).pack()),
         _ack_worked("small"),
     ),
     Action("/incidents", HANDLERS, _cmd("/incidents"), _shows("2026-", "20")),

@@ -58,7 +58,7 @@ COMMANDS = [
     "bind",
     "unbind",
 ]
-PREFIXES = ("rep:", "inc:ack:", "inc:info:", "hd:tick:", "hf:", "wrn:", "acc:ok:", "ct:", "pat:")
+PREFIXES = ("rep:", "inc:ack:", "inc:info:", "hdt:", "hd:", "wrn:", "acc:ok:", "ct:", "pat:")
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
