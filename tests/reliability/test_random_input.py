@@ -23,6 +23,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import app.build  # noqa: F401  (every feature, and so every button kind)
+from bot.platform.buttons import kinds
 from emulator.models import CallbackQuery
 from emulator.testing import GroupHandle, UserHandle
 from tests.harness import Stage
@@ -58,7 +60,8 @@ COMMANDS = [
     "bind",
     "unbind",
 ]
-PREFIXES = ("rep:", "inc:ack:", "inc:info:", "hdt:", "hd:", "wrn:", "acc:ok:", "ct:", "pat:")
+# Every typed button kind's prefix (and one retired prefix): forged data of each kind.
+PREFIXES = tuple(sorted({f"{kind.prefix}:" for kind in kinds()} | {"rep:"}))
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
