@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from markupsafe import Markup
@@ -403,14 +404,25 @@ async def on_message(update: Update, context: BotContext) -> bool:
     ctx = context.app_ctx
     user = update.effective_user
     assert user is not None
-    async with ctx.db.transaction() as session:
-        outcome = await ctx.engine.answer(
-            session=session,
-            env=ctx.env(),
-            user_id=user.id,
-            answer=answer_of(update),
-            update_id=update.update_id,
-        )
+    try:
+        async with ctx.db.transaction() as session:
+            outcome = await ctx.engine.answer(
+                session=session,
+                env=ctx.env(),
+                user_id=user.id,
+                answer=answer_of(update),
+                update_id=update.update_id,
+            )
+    except ServiceError as exc:
+        # Finishing was refused (a role taken away, the record gone meanwhile): nothing
+        # changed, so say why and ask the step again with its buttons.
+        async with ctx.db.transaction() as session:
+            outcome = await ctx.engine.again(session=session, env=ctx.env(), user_id=user.id)
+            await mark_handled(session=session, user_id=user.id, update_id=update.update_id)
+        if outcome.kind == "none":
+            await reply(update, error_text(context.language, exc.key, **exc.params))
+            return True
+        outcome = replace(outcome, kind="rejected", error=exc)
     if outcome.kind == "none":
         return False
     await show(update, context, outcome)
