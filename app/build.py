@@ -17,7 +17,9 @@ from telegram.request import BaseRequest, RequestData
 
 from app import services
 from bot.access import chats, contacts
+from bot.access import flows as access_flows
 from bot.incidents import report_flow
+from bot.patrols import flows as patrol_flows
 from bot.platform.clock import Clock, OffsetFileClock, SystemClock
 from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
@@ -188,6 +190,9 @@ def build_context(
     )
     for flow in (report_flow.REPORT, report_flow.DRILL):
         ctx.flows.add(flow)
+    ctx.flows.add(access_flows.CONTACT_ADD)
+    ctx.flows.add(access_flows.CONTACT_EDIT)
+    ctx.flows.add(patrol_flows.PATROL_NOTE)
     services.register(ctx)
     return ctx
 
