@@ -50,7 +50,7 @@ async def _view(session: AsyncSession, ctx: Any, state: PatrolNote) -> dict[str,
     return {"limit": NOTE_LIMIT}
 
 
-async def _save(session: AsyncSession, ctx: Any, user_id: int, state: PatrolNote) -> Finished:
+async def _keep_note(session: AsyncSession, ctx: Any, user_id: int, state: PatrolNote) -> Finished:
     await patrol_rounds.add_note(
         session=session, ctx=ctx, round_id=state.round_id, user_id=user_id, note=state.note
     )
@@ -69,7 +69,7 @@ PATROL_NOTE: Flow[PatrolNote] = Flow(
         ),
     ),
     state=PatrolNote,
-    finish=_save,
+    finish=_keep_note,
     name=lambda language: kind_label(language, "patrol_note"),
     view=_view,
 )

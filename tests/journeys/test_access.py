@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bot.access import contacts
 from bot.access.buttons import AccessDecision
 from bot.platform.roles import Role
+from storage import access as access_q
 from tests.harness import Stage, fast_policy
 
 
@@ -229,7 +231,7 @@ async def test_admin_changes_a_contacts_number_through_the_buttons(stage: Stage)
     policy = fast_policy(
         contacts=[{"position": "liaison", "name": "Zhao Liaison", "office_phone": "028-87650000"}]
     )
-    await stage.start_bot(admins=[admin], policy=policy)
+    bot = await stage.start_bot(admins=[admin], policy=policy)
     await admin.send("/contacts")
     card = await admin.wait_for("Emergency contacts")
     assert "+86 28 8765 0000" in card.text
@@ -249,3 +251,23 @@ async def test_admin_changes_a_contacts_number_through_the_buttons(stage: Stage)
     shown = await admin.wait_for("entry was changed")
     assert "Emergency contacts" in shown.text and "Zhao Liaison" in shown.text
     assert "8765 0000" not in shown.text
+
+    # Taken off the card by someone else meanwhile: saving is refused with the step's buttons.
+    await admin.send("/contacts")
+    card = await admin.wait_for("Emergency contacts")
+    await card.press("✏️ Edit")
+    await card.wait_until("Whom do you want to edit")
+    await card.press("liaison: Zhao Liaison")
+    await card.wait_until("Which field")
+    await card.press("Mobile")
+    await admin.wait_for("Send the new number")
+    async with bot.ctx.db.transaction() as session:
+        (contact,) = await access_q.list_contacts(session=session)
+        await contacts.remove(
+            session=session, ctx=bot.ctx, admin_id=admin.id, contact_id=contact.id
+        )
+    await admin.send("13800138000")
+    refusal = await admin.wait_for("no longer exists")
+    assert "Send the new number" in refusal.text
+    await refusal.press("✖️ Cancel")
+    await refusal.wait_until("was cancelled")
