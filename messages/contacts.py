@@ -8,7 +8,7 @@ ADD = N_("➕ Add")
 EDIT = N_("✏️ Edit")
 REMOVE = N_("🗑 Remove")
 POSITION = N_("Position")
-CLEAR = N_("🗑 Leave it empty")
+LEAVE_EMPTY = N_("🗑 Leave it empty")
 
 FIELD_NAMES = {
     "name": N_("Name"),

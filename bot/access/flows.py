@@ -30,7 +30,7 @@ from storage import access as access_q
 OPTIONAL = ("title", "area", "office_phone", "mobile")
 # Positions a person can be added to; duty officers come from the roster, not the card.
 POSITIONS = tuple(p for p in Position if p != Position.DUTY_OFFICER)
-CLEAR = "clear"
+LEAVE_EMPTY = "clear"  # the option that leaves an optional field empty
 
 
 def _label(message: str) -> Label:
@@ -177,7 +177,7 @@ class ContactChange:
 
 
 def _clear_option(state: ContactChange, env: Env) -> list[Option]:
-    return [Option(CLEAR, _label(texts.CLEAR))]
+    return [Option(LEAVE_EMPTY, _label(texts.LEAVE_EMPTY))]
 
 
 def _clear(state: ContactChange, value: str, env: Env) -> None:

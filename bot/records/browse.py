@@ -36,7 +36,6 @@ EXPORT_KINDS = ("incidents", "patrols", "warnings")
 # Three years: the plan budgets from the past three years' figures (§四(三)).
 EXPORT_MAX_DAYS = 3 * 366
 EXPORT_DEFAULT_DAYS = 30
-C = TypeVar("C", bound=str)
 
 
 @dataclass(frozen=True)
@@ -263,7 +262,7 @@ _CATEGORY_CODES: dict[str, CategoryCode] = {
     Category.NETWORK_FAILURE: "f",
     Category.OTHER: "o",
 }
-MAX_PAGE = 99_999
+C = TypeVar("C", bound=str)
 
 
 def _decode(table: dict[str, C], code: C | None) -> str | None:
@@ -322,7 +321,7 @@ class Page:
     def next(self) -> RecordsPage | None:
         """The button of the page after, if any."""
         following = self.number + 1
-        if following >= self.pages or following > MAX_PAGE:
+        if following >= self.pages or following > buttons.MAX_PAGE:
             return None
         return page_button(self.search, following)
 

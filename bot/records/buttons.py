@@ -10,6 +10,8 @@ from bot.platform.buttons import ButtonData, Digits, Rest
 # Search text is carried in the page buttons, so it is limited to what fits beside the rest.
 TEXT_MAX_BYTES = 40
 MAX_YEAR = 9998
+PAGE_DIGITS = 5
+MAX_PAGE = 10**PAGE_DIGITS - 1
 StatusCode = Literal["o", "c", "a"]
 LevelCode = Literal["l", "m", "s"]
 CategoryCode = Literal["n", "v", "i", "t", "f", "o"]
@@ -25,7 +27,7 @@ class RecordsPage(ButtonData, prefix="r"):
     o(ther). `bot.records.browse` turns a filter into one and back.
     """
 
-    page: Annotated[int, Digits(5)]
+    page: Annotated[int, Digits(PAGE_DIGITS)]
     status: StatusCode
     level: LevelCode | None
     category: CategoryCode | None
