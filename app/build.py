@@ -12,6 +12,7 @@ from telegram.ext import Application, ContextTypes
 
 from app.updates import ChatOrdered, ConfirmHandled, HandledUpdates, Progress
 from bot.access import chats, contacts
+from bot.access import feature as access
 from bot.handling import feature as handling
 from bot.incidents import feature as incidents
 from bot.patrols import feature as patrols
@@ -59,6 +60,7 @@ Install = Callable[[Features[AppContext], AppContext], None]
 # Every feature and what it contributes to the others and to the scheduler, installed in this
 # order (the order of the card's buttons and lines). Each is `bot/<concept>/feature.py`.
 FEATURES: dict[str, Install] = {
+    "access": access.install,
     "incidents": incidents.install,
     "handling": handling.install,
     "patrols": patrols.install,

@@ -1,32 +1,30 @@
-"""/duty, /patrols and the patrol reminder's buttons and note (R11)."""
+"""/duty, /patrols and the patrol reminder's buttons; the note is a declared flow (R11)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot.incidents.model import Draft
 from bot.patrols import patrol_rounds, roster
-from bot.platform import conversations
+from bot.patrols.buttons import PatrolPress
+from bot.patrols.flows import PATROL_NOTE, PatrolNote
 from bot.platform.commands import CommandSpec, roles
 from bot.platform.errors import Invalid, ServiceError
+from bot.platform.flows import current
 from bot.platform.roles import Role
 from handlers.incidents import report
-from handlers.platform.common import BotContext, answer, command_args, reply
-from handlers.platform.flow import router
+from handlers.platform import flows
+from handlers.platform.common import BotContext, answer, command_args, on_button, reply
 from messages import patrols as texts
-from messages.common import STALE_BUTTON, error_text
+from messages.common import error_text
 from messages.conversations import kind_label
 
-if TYPE_CHECKING:
-    from storage.models import Conversation
-
-NOTE_KIND = "patrol_note"
 EXPORT_DEFAULT_DAYS = 30
 
 
@@ -120,23 +118,17 @@ async def patrols_command(update: Update, context: BotContext) -> None:
     )
 
 
-async def button(update: Update, context: BotContext) -> None:
+async def button(update: Update, context: BotContext, press: PatrolPress) -> None:
     """All normal, Found a problem, or Add a note, pressed under a patrol reminder."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and update.effective_user is not None
     ctx = context.app_ctx
     r, language = ctx.renderer, context.language
-    user_id = update.effective_user.id
-    try:
-        _, action, raw_id = query.data.split(":")
-        round_id = int(raw_id)
-    except ValueError:
-        await answer(query, r.label(language, STALE_BUTTON), alert=True)
-        return
-    if action in ("bad", "note") and await _busy(update, context, user_id, action):
+    user_id, round_id = update.effective_user.id, press.round_id
+    if press.action != "normal" and await _busy(update, context, user_id, press.action):
         return
     try:
-        if action == "ok":
+        if press.action == "normal":
             async with ctx.db.transaction() as session:
                 await patrol_rounds.answer(
                     session=session,
@@ -146,7 +138,7 @@ async def button(update: Update, context: BotContext) -> None:
                     answer=patrol_rounds.NORMAL,
                 )
             await answer(query, r.label(language, texts.LOGGED_ALERT))
-        elif action == "bad":
+        elif press.action == "problem":
             async with ctx.db.transaction() as session:
                 row = await patrol_rounds.answer(
                     session=session,
@@ -161,71 +153,26 @@ async def button(update: Update, context: BotContext) -> None:
                 )
             await answer(query, r.label(language, texts.PROBLEM_ALERT))
             await report.begin(update, context, draft)
-        elif action == "note":
+        else:
             async with ctx.db.transaction() as session:
                 await patrol_rounds.noted_round(session=session, round_id=round_id, user_id=user_id)
-                await conversations.save(
-                    session=session,
-                    ctx=ctx,
-                    user_id=user_id,
-                    kind=NOTE_KIND,
-                    step="note",
-                    data={"round_id": round_id},
-                )
-            await answer(query)
-            await reply(
-                update, r.render(language, "patrols/note_ask", limit=patrol_rounds.NOTE_LIMIT)
-            )
-        else:
-            await answer(query, r.label(language, STALE_BUTTON), alert=True)
+            await flows.start(update, context, PATROL_NOTE.kind, PatrolNote(round_id=round_id))
     except ServiceError as exc:
         await answer(query, error_text(language, exc.key, **exc.params), alert=True)
 
 
 async def _busy(update: Update, context: BotContext, user_id: int, action: str) -> bool:
-    """Refuse to start over a half-finished conversation of another kind (it would be lost)."""
+    """Refuse to start over a half-finished flow of another kind (it would be lost)."""
     ctx = context.app_ctx
     async with ctx.db.transaction() as session:
-        convo = await conversations.current(session=session, user_id=user_id)
-    own = NOTE_KIND if action == "note" else None
+        convo = await current(session=session, user_id=user_id)
+    own = PATROL_NOTE.kind if action == "note" else None
     if convo is None or convo.kind == own:
         return False
     language = context.language
     what = kind_label(language, convo.kind)
     await answer(update.callback_query, error_text(language, "patrols.busy", what=what), alert=True)
     return True
-
-
-async def on_note(update: Update, context: BotContext, convo: Conversation) -> None:
-    """The typed note for a round answered "all normal"."""
-    message = update.effective_message
-    assert message is not None and update.effective_user is not None
-    ctx = context.app_ctx
-    r, language = ctx.renderer, context.language
-    user_id = update.effective_user.id
-    if not message.text:
-        await reply(update, error_text(language, "patrols.want_text"))
-        return
-    try:
-        async with ctx.db.transaction() as session:
-            await patrol_rounds.add_note(
-                session=session,
-                ctx=ctx,
-                round_id=int(convo.data["round_id"]),
-                user_id=user_id,
-                note=message.text,
-            )
-            await conversations.end(session=session, user_id=user_id)
-    except Invalid as exc:
-        # Say what is expected and stay at this step.
-        await reply(update, _refusal(language, exc))
-        return
-    except ServiceError as exc:
-        async with ctx.db.transaction() as session:
-            await conversations.end(session=session, user_id=user_id)
-        await reply(update, _refusal(language, exc))
-        return
-    await reply(update, escape(r.label(language, texts.NOTE_SAVED)))
 
 
 def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -248,5 +195,4 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(CommandHandler("duty", duty_command))
     app.add_handler(CommandHandler("patrols", patrols_command))
-    app.add_handler(CallbackQueryHandler(button, pattern=r"^pat:(ok|bad|note):"))
-    router(app).register(NOTE_KIND, on_note)
+    app.add_handler(on_button(PatrolPress, button))

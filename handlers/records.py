@@ -7,23 +7,25 @@ from typing import Any
 
 from telegram import InputFile, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
 from bot.platform.commands import CommandSpec, roles
 from bot.platform.errors import Invalid, ServiceError
 from bot.platform.keyboards import Button, Keyboard
 from bot.platform.roles import Role
 from bot.records import browse, stats
+from bot.records.buttons import RecordsPage
 from handlers.platform.common import (
     BotContext,
     answer,
     command_args,
     command_text,
     edit_or_reply,
+    on_button,
     reply,
 )
 from messages import records as texts
-from messages.common import STALE_BUTTON, error_text
+from messages.common import error_text
 
 HANDLERS = roles(Role.DUTY, Role.TECH_CENTER, Role.LEADER)
 EXPORTERS = roles(*browse.EXPORT_ROLES)
@@ -45,9 +47,9 @@ def _list_text(context: BotContext, language: str, page: browse.Page) -> tuple[s
     text = r.render(language, "records/list", page=page, title=r.label(language, title))
     row: list[Button] = []
     if page.previous is not None:
-        row.append(Button(r.label(language, texts.PREVIOUS), data=page.previous))
+        row.append(Button(r.label(language, texts.PREVIOUS), data=page.previous.pack()))
     if page.next is not None:
-        row.append(Button(r.label(language, texts.NEXT), data=page.next))
+        row.append(Button(r.label(language, texts.NEXT), data=page.next.pack()))
     return text, [row] if row else []
 
 
@@ -79,17 +81,13 @@ async def list_command(update: Update, context: BotContext) -> None:
     await reply(update, text, keyboard)
 
 
-async def page_button(update: Update, context: BotContext) -> None:
+async def page_button(update: Update, context: BotContext, button: RecordsPage) -> None:
     """◀️ / ▶️ under a list: the page it names, the viewer's role checked again."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and update.effective_user is not None
     ctx = context.app_ctx
     language = context.reply_language(update)
-    try:
-        search, number = browse.from_page_data(query.data)
-    except ValueError:
-        await answer(query, ctx.renderer.label(language, STALE_BUTTON), alert=True)
-        return
+    search, number = browse.filter_of(button)
     try:
         async with ctx.db.transaction() as session:
             page = await browse.search(
@@ -169,6 +167,6 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CommandSpec("export", texts.CMD_EXPORT, EXPORTERS, order=13),
     )
     app.add_handler(CommandHandler("incidents", list_command))
-    app.add_handler(CallbackQueryHandler(page_button, pattern=rf"^{browse.CALLBACK_PREFIX}:"))
+    app.add_handler(on_button(RecordsPage, page_button))
     app.add_handler(CommandHandler("stats", stats_command))
     app.add_handler(CommandHandler("export", export_command))

@@ -7,7 +7,8 @@ from messages.i18n import N_, gettext_for
 KINDS = {
     "report": N_("incident report"),
     "drill": N_("drill report"),
-    "contact": N_("contact change"),
+    "contact_add": N_("new contact"),
+    "contact_edit": N_("contact change"),
     "warning": N_("early warning"),
     "close": N_("situation report"),
     "update": N_("progress update"),

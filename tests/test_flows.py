@@ -17,6 +17,7 @@ from bot.incidents.model import Draft
 from bot.incidents.report_flow import REPORT
 from bot.platform.clock import ManualClock
 from bot.platform.context import AppContext
+from bot.platform.errors import NotAllowed, NotFound
 from bot.platform.flows import (
     Answer,
     Engine,
@@ -29,7 +30,7 @@ from bot.platform.flows import (
 )
 from storage.db import Database
 from storage.models import Incident
-from tests.office import DUTY, LEADER, STAFF, TECH, service_office
+from tests.office import ADMIN, DUTY, LEADER, STAFF, TECH, service_office
 
 START = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 
@@ -808,3 +809,260 @@ async def test_r10_over_flow_note_or_now_for_leaders_only(ctx: AppContext) -> No
     assert (await _incident(ctx, incident_id)).status == "closed"
     [entry] = await _timeline(ctx, incident_id, "emergency_over")
     assert entry.actor_id == LEADER and entry.text == ""
+
+
+# ---- contacts (R2) and the patrol note (R11) ---------------------------------------------------
+
+
+async def _contact(ctx: AppContext, **fields: Any) -> int:
+    from bot.access import contacts
+    from bot.platform.roles import Position
+
+    async with ctx.db.transaction() as session:
+        made = await contacts.add(
+            session=session, ctx=ctx, admin_id=ADMIN, position=Position.LIAISON, **fields
+        )
+        return made.id
+
+
+async def _contact_row(ctx: AppContext, contact_id: int) -> Any:
+    from storage import access as access_q
+
+    async with ctx.db.transaction() as session:
+        return await access_q.get_contact(session=session, contact_id=contact_id)
+
+
+async def test_r2_contact_add_flow_every_step_back_skip_and_save(ctx: AppContext) -> None:
+    """R2: position → name → title → area → office phone → mobile; Back, Skip, bad values."""
+    from bot.access.flows import CONTACT_ADD, NewContact
+
+    _flows(ctx, CONTACT_ADD)
+    me = Driver(ctx, ADMIN)
+    asked = await me.start("contact_add", NewContact())
+    assert asked.step is not None and asked.step.name == "position" and not asked.can_back
+    assert (await me.pick("duty_officer")).kind == "stale", "duty officers come from the roster"
+    named = await me.pick("deputy")
+    assert named.step is not None and named.step.name == "name" and named.can_back
+    assert named.fold is not None and named.fold.answer is not None
+    assert named.fold.answer("en") == "deputy group leader"
+    for bad in ("", "   ", "x" * 101):
+        refused = await me.type(bad)
+        assert refused.kind == "rejected" and refused.error is not None
+        assert refused.error.key == "contacts.bad_name"
+    assert (await me.type(file=FileRef("photo", "f", "u"))).kind == "rejected"
+    assert (await me.type("Sun Deputy")).step.name == "title"  # type: ignore[union-attr]
+    back = await me.act("back")
+    assert back.step is not None and back.step.name == "name"
+    assert (await me.type("  Sun Li  ")).step.name == "title"  # type: ignore[union-attr]
+    skipped = await me.act("skip")
+    assert skipped.step is not None and skipped.step.name == "area"
+    assert skipped.fold is not None and callable(skipped.fold.answer)
+    assert skipped.fold.answer("en") == "—"
+    assert (await me.type("y" * 101)).kind == "rejected"
+    assert (await me.type("Network security")).step.name == "office_phone"  # type: ignore[union-attr]
+    refused = await me.type("12345")
+    assert refused.kind == "rejected" and refused.error is not None
+    assert refused.error.key == "contacts.bad_phone" and refused.error.params["value"] == "12345"
+    assert await me.step() == "office_phone"
+    mobile = await me.type("028-87651111")
+    assert mobile.step is not None and mobile.step.name == "mobile"
+    assert mobile.fold is not None and callable(mobile.fold.answer)
+    assert mobile.fold.answer("en") == "+86 28 8765 1111"
+    done = await me.act("skip")
+    assert done.kind == "finished" and done.finished is not None
+    contact = done.finished.values["contact"]
+    assert (contact.position, contact.name, contact.title, contact.area) == (
+        "deputy",
+        "Sun Li",
+        "",
+        "Network security",
+    )
+    assert (contact.office_phone, contact.mobile) == ("+86 28 8765 1111", "")
+    assert await me.step() is None
+
+
+async def test_r2_contact_add_flow_stale_repeat_cancel_resume_and_role_rechecked(
+    ctx: AppContext,
+) -> None:
+    """R2 R14: stale and repeated presses change nothing; saving checks the admin role again."""
+    from bot.access.flows import CONTACT_ADD, NewContact
+    from storage import access as access_q
+
+    _flows(ctx, CONTACT_ADD)
+    me = Driver(ctx, ADMIN)
+    await me.start("contact_add", NewContact())
+    old = me.button("pick", "leader")
+    await me.press(old)
+    moved_by = me.update_id
+    assert (await me.press(old)).kind == "stale"
+    forged = FlowPress(run="ffffff", step="name", action="skip")
+    assert (await me.press(forged)).kind == "stale"
+    assert (await me.act("skip")).kind == "stale", "the name cannot be skipped"
+    async with ctx.db.transaction() as session:
+        row = await current(session=session, user_id=ADMIN)
+    assert handled_before(row, moved_by) and not handled_before(row, moved_by + 1)
+    # A restart: a new engine finds the step and the answers so far.
+    assert await me.step() == "name"
+    await me.type("Wang")
+    for _ in range(3):
+        await me.act("skip")
+    assert await me.step() == "mobile"
+    # The role was taken away meanwhile: saving is refused and nothing is written.
+    async with ctx.db.transaction() as session:
+        user = await access_q.get_user(session=session, user_id=ADMIN)
+        assert user is not None
+        await access_q.set_roles(session=session, user=user, roles=["staff"])
+    with pytest.raises(NotAllowed):
+        await me.type("13800138000")
+    assert await me.step() == "mobile"
+    async with ctx.db.transaction() as session:
+        assert await access_q.count_contacts(session=session) == 0
+    cancelled = await me.act("cancel")
+    assert cancelled.kind == "cancelled" and cancelled.fold is not None
+    assert cancelled.fold.mark == "cancel"
+    assert await me.step() is None
+
+
+async def test_r2_contact_edit_flow_starts_at_the_chosen_field(ctx: AppContext) -> None:
+    """R2: the change flow asks the chosen field; a bad number is refused; Leave it empty."""
+    from bot.access.flows import CONTACT_EDIT, ContactChange
+
+    _flows(ctx, CONTACT_EDIT)
+    contact_id = await _contact(ctx, name="Zhao", office_phone="028-87650000", title="Liaison")
+    me = Driver(ctx, ADMIN)
+    asked = await me.start("contact_edit", ContactChange(contact_id, "office_phone"))
+    assert asked.step is not None and asked.step.name == "office_phone"
+    assert asked.view["contact"].office_phone == "+86 28 8765 0000"
+    assert not asked.can_back
+    refused = await me.type("12345")
+    assert refused.kind == "rejected" and refused.error is not None
+    assert refused.error.key == "contacts.bad_phone"
+    assert await me.step() == "office_phone"
+    first = me.button("pick", "clear")
+    cleared = await me.press(first)
+    assert cleared.kind == "finished"
+    assert (await _contact_row(ctx, contact_id)).office_phone == ""
+    assert (await me.press(first)).kind == "stale", "the flow is over"
+
+    await me.start("contact_edit", ContactChange(contact_id, "name"))
+    assert await me.step() == "name"
+    assert (await me.pick("clear")).kind == "stale", "a name cannot be left empty"
+    assert (await me.type("")).kind == "rejected"
+    assert (await me.type("Zhao Min")).kind == "finished"
+    assert (await _contact_row(ctx, contact_id)).name == "Zhao Min"
+
+    await me.start("contact_edit", ContactChange(contact_id, "title"))
+    cancelled = await me.act("cancel")
+    assert cancelled.kind == "cancelled"
+    assert (await _contact_row(ctx, contact_id)).title == "Liaison"
+
+    # Removed by another admin meanwhile: saving is refused, the flow stays to be cancelled.
+    await me.start("contact_edit", ContactChange(contact_id, "mobile"))
+    from bot.access import contacts
+
+    async with ctx.db.transaction() as session:
+        await contacts.remove(session=session, ctx=ctx, admin_id=ADMIN, contact_id=contact_id)
+    with pytest.raises(NotFound):
+        await me.type("13800138000")
+    assert await me.step() == "mobile"
+
+
+async def _noted_round(ctx: AppContext, user_id: int) -> int:
+    from bot.patrols import patrol_rounds
+    from storage import patrols as patrols_q
+
+    async with ctx.db.transaction() as session:
+        row = await patrols_q.add_round(
+            session=session,
+            kind="daily",
+            name="Daily check",
+            checklist=["Server room power"],
+            day=START.date(),
+            due_at=START,
+            created_at=START,
+            sent_at=START,
+            recipients=[user_id],
+            officer_id=user_id,
+            answer=patrol_rounds.NORMAL,
+            answered_at=START,
+            answered_by=user_id,
+        )
+        return row.id
+
+
+async def test_r11_patrol_note_flow_refuses_bad_notes_and_saves_one(ctx: AppContext) -> None:
+    """R11: the note after "All normal": empty, a photo or 501 characters are refused."""
+    from bot.patrols.flows import PATROL_NOTE, PatrolNote
+    from storage import patrols as patrols_q
+
+    _flows(ctx, PATROL_NOTE)
+    round_id = await _noted_round(ctx, DUTY)
+    me = Driver(ctx, DUTY)
+    asked = await me.start("patrol_note", PatrolNote(round_id))
+    assert asked.step is not None and asked.step.name == "note" and not asked.can_back
+    assert asked.view == {"limit": 500}
+    for text, key in (("  ", "patrols.bad_note"), ("x" * 501, "patrols.bad_note")):
+        refused = await me.type(text)
+        assert refused.kind == "rejected" and refused.error is not None
+        assert refused.error.key == key
+    photo = await me.type(file=FileRef("photo", "f", "u"))
+    assert photo.error is not None and photo.error.key == "patrols.want_text"
+    assert (await me.act("skip")).kind == "stale"
+    assert (await me.act("back")).kind == "stale"
+    # A restart: a fresh engine still waits for the note.
+    assert await me.step() == "note"
+    saved = await me.type(" UPS at 80% ")
+    assert saved.kind == "finished" and saved.finished is not None
+    assert saved.fold is not None and saved.fold.answer == "UPS at 80%"
+    async with ctx.db.transaction() as session:
+        row = await patrols_q.get_round(session=session, round_id=round_id)
+        assert row is not None and row.note == "UPS at 80%"
+    assert await me.step() is None
+    # Only a round answered "all normal" by this person takes a note, checked again on saving.
+    other = Driver(ctx, STAFF)
+    await other.start("patrol_note", PatrolNote(round_id))
+    with pytest.raises(NotAllowed):
+        await other.type("Not mine")
+
+
+async def test_r11_patrol_note_flow_stale_repeat_cancel(ctx: AppContext) -> None:
+    """R11: the note's Cancel ends it; its old prompt's button is stale; a repeat is known."""
+    from bot.patrols.flows import PATROL_NOTE, PatrolNote
+
+    _flows(ctx, PATROL_NOTE)
+    round_id = await _noted_round(ctx, DUTY)
+    me = Driver(ctx, DUTY)
+    await me.start("patrol_note", PatrolNote(round_id))
+    started_by = me.update_id
+    first_cancel = me.button("cancel")
+    async with ctx.db.transaction() as session:
+        row = await current(session=session, user_id=DUTY)
+    assert handled_before(row, started_by) and not handled_before(row, started_by + 1)
+    await me.type("")
+    async with ctx.db.transaction() as session:
+        row = await current(session=session, user_id=DUTY)
+    assert handled_before(row, me.update_id), "a refused answer is not handled twice"
+    # Started again (the button pressed again): the first run's buttons are stale.
+    await me.start("patrol_note", PatrolNote(round_id))
+    assert (await me.press(first_cancel)).kind == "stale"
+    cancelled = await me.act("cancel")
+    assert cancelled.kind == "cancelled"
+    assert await me.step() is None
+    # /cancel with nothing open says so.
+    async with ctx.db.transaction() as session:
+        assert (await me.engine().cancel(session=session, user_id=DUTY)).kind == "none"
+
+
+def test_a_rest_field_carries_any_text_and_a_kind_may_refuse_combinations() -> None:
+    """Typed buttons: a Rest field keeps separators; __post_init__'s ValueError parses to None."""
+    from bot.records.buttons import RecordsPage
+
+    page = RecordsPage(3, "a", None, "i", 2026, 11, True, "门户: 首页:")
+    data = page.pack()
+    assert data == "r:3:a::i:2026:11:1:门户: 首页:"
+    assert RecordsPage.parse(data) == page
+    assert RecordsPage.longest() == 64
+    with pytest.raises(ValueError):
+        RecordsPage(0, "a", None, None, None, 11, False)
+    assert RecordsPage.parse("r:0:a::::11:0:") is None
+    assert RecordsPage.parse("r:0:a::::0:" + "门" * 14) is None

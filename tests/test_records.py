@@ -29,6 +29,7 @@ from bot.platform.context import AppContext
 from bot.platform.errors import Invalid, NotAllowed
 from bot.records import browse, charts, stats
 from bot.records.browse import IncidentFilter, Period, parse_filter
+from bot.records.buttons import RecordsPage
 from messages.render import Renderer
 from storage import access as access_q
 from storage import records as records_q
@@ -189,19 +190,39 @@ filters = st.builds(
 @given(search=filters, page=st.integers(0, 99999))
 def test_page_buttons_carry_any_filter_within_64_bytes(search: IncidentFilter, page: int) -> None:
     """R13: the callback data round-trips every filter and stays within Telegram's 64 bytes."""
-    data = browse.page_data(search, page)
+    data = browse.page_button(search, page).pack()
     assert len(data.encode()) <= 64
-    assert browse.from_page_data(data) == (search, page)
+    button = RecordsPage.parse(data)
+    assert button is not None
+    assert browse.filter_of(button) == (search, page)
 
 
 @pytest.mark.parametrize(
     "data",
-    ["rl:0:zzzz::", "rl:-1:ax00::", "rl:x:ax00::", "rl:0:ax00:20261:", "rl:0:ax0", "xx:0:ax00::"],
+    [
+        "r:0:z::::0:",  # no such status
+        "r:-1:a::::0:",  # a negative page
+        "r:x:a::::0:",  # a page that is not a number
+        "r:123456:a::::0:",  # a page longer than any list
+        "r:0:a:::2026:13:0:",  # no such month
+        "r:0:a::::11:0:",  # a month without a year
+        "r:0:a:::0:1:0:",  # no such year
+        "r:0:a::::0",  # a field missing
+        "r:0:a::::0:" + "x" * 41,  # search text longer than a filter allows
+        "xx:0:a::::0:",
+        "rl:0:ax00::",  # the old layout
+    ],
 )
 def test_forged_page_data_is_refused(data: str) -> None:
     """R13: a button whose data is not one of ours is refused, not guessed at."""
-    with pytest.raises(ValueError):
-        browse.from_page_data(data)
+    assert RecordsPage.parse(data) is None
+
+
+def test_page_button_search_text_may_hold_the_separator() -> None:
+    """R13: quoted text with colons comes back whole from the button."""
+    search = IncidentFilter(status="all", text="10:30 门户:首页")
+    button = RecordsPage.parse(browse.page_button(search, 3).pack())
+    assert button is not None and browse.filter_of(button) == (search, 3)
 
 
 def test_every_word_the_usage_lists_is_understood() -> None:

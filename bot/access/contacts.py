@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit
+from bot.access.buttons import CONTACT_FIELDS
 from bot.access.permissions import is_admin
 from bot.access.phones import BadPhone, international
 from bot.platform.context import AppContext
@@ -13,7 +14,11 @@ from bot.platform.roles import Position
 from storage import access as q
 from storage.models import Contact
 
-EDITABLE = ("name", "title", "area", "office_phone", "mobile")
+EDITABLE = CONTACT_FIELDS
+PHONES = ("office_phone", "mobile")
+NAME_LIMIT = 100
+TEXT_LIMIT = 100  # a title or an area of responsibility
+CLEAR = "-"  # typed for an optional field: leave it empty
 
 
 async def seed_from_policy(*, session: AsyncSession, ctx: AppContext) -> int:
@@ -53,6 +58,36 @@ def phone(ctx: AppContext, value: str) -> str:
         raise Invalid("contacts.bad_phone", value=value) from exc
 
 
+def check_field(ctx: AppContext, field: str, value: str) -> str:
+    """A field's value as typed, checked and tidied; an optional field may be left empty.
+
+    A name has 1 to NAME_LIMIT characters; a title or an area at most TEXT_LIMIT; a phone
+    number is written in international form. "" or "-" leave an optional field empty.
+    """
+    if field not in EDITABLE:
+        raise Invalid("contacts.bad_field")
+    value = value.strip()
+    if field == "name":
+        if not 1 <= len(value) <= NAME_LIMIT:
+            raise Invalid("contacts.bad_name")
+        return value
+    if value in ("", CLEAR):
+        return ""
+    if field in PHONES:
+        return phone(ctx, value)
+    if len(value) > TEXT_LIMIT:
+        raise Invalid("contacts.too_long", limit=TEXT_LIMIT, length=len(value))
+    return value
+
+
+async def existing(*, session: AsyncSession, contact_id: int) -> Contact:
+    """A person on the card; NotFound when taken off meanwhile."""
+    contact = await q.get_contact(session=session, contact_id=contact_id)
+    if contact is None:
+        raise NotFound("contacts.gone")
+    return contact
+
+
 async def _require_admin(session: AsyncSession, admin_id: int) -> None:
     if not is_admin(await q.get_user(session=session, user_id=admin_id)):
         raise NotAllowed("access.admins_only")
@@ -73,17 +108,14 @@ async def add(
 ) -> Contact:
     """Add a person to the card (admins only)."""
     await _require_admin(session, admin_id)
-    name = name.strip()
-    if not 1 <= len(name) <= 100:
-        raise Invalid("contacts.bad_name")
     contact = await q.add_contact(
         session=session,
         position=position.value,
-        name=name,
-        title=title.strip(),
-        area=area.strip(),
-        office_phone=phone(ctx, office_phone) if office_phone else "",
-        mobile=phone(ctx, mobile) if mobile else "",
+        name=check_field(ctx, "name", name),
+        title=check_field(ctx, "title", title),
+        area=check_field(ctx, "area", area),
+        office_phone=check_field(ctx, "office_phone", office_phone),
+        mobile=check_field(ctx, "mobile", mobile),
         telegram_id=telegram_id,
         sort_order=await q.count_contacts(session=session),
     )
@@ -113,15 +145,9 @@ async def update_field(
     contact = await q.get_contact(session=session, contact_id=contact_id)
     if contact is None:
         raise NotFound("contacts.gone")
-    if field not in EDITABLE:
-        raise Invalid("contacts.bad_field")
-    value = value.strip()
-    if field in ("office_phone", "mobile"):
-        value = phone(ctx, value) if value not in ("", "-") else ""
-    elif field == "name" and not 1 <= len(value) <= 100:
-        raise Invalid("contacts.bad_name")
+    value = check_field(ctx, field, value)
     before = getattr(contact, field)
-    setattr(contact, field, value[:100])
+    setattr(contact, field, value)
     await audit.record(
         session=session,
         now=ctx.now(),

@@ -10,6 +10,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.access import audit
+from bot.access.buttons import AccessDecision
 from bot.access.permissions import is_admin
 from bot.platform import outbox
 from bot.platform.context import AppContext
@@ -63,12 +64,13 @@ def approval_keyboard(ctx: AppContext, language: str, user_id: int) -> Keyboard:
         [
             Button(
                 r.label(language, texts.APPROVE_AS, role=role_label(language, role)),
-                data=f"acc:ok:{user_id}:{role.value}",
+                data=AccessDecision(user_id=user_id, role=role).pack(),
             )
         ]
         for role in ROLE_ORDER
     ]
-    buttons.append([Button(r.label(language, texts.REJECT), data=f"acc:no:{user_id}")])
+    reject = AccessDecision(user_id=user_id, role=None).pack()
+    buttons.append([Button(r.label(language, texts.REJECT), data=reject)])
     return buttons
 
 

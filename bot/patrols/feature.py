@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.patrols import patrol_rounds, roster
+from bot.patrols import flows, patrol_rounds, roster
 from bot.platform.context import AppContext
 from bot.platform.features import Features
 
@@ -10,6 +10,7 @@ from bot.platform.features import Features
 def install(features: Features[AppContext], ctx: AppContext) -> None:
     """Fire rounds, missed-round checks and hand-overs; keep rounds planned ahead; answer who
     is on duty from the roster; link a report started from a round to it."""
+    ctx.flows.add(flows.PATROL_NOTE)
     features.on_submitted.append(patrol_rounds.link_incident)
     features.roster = roster.lookup
     # The round is locked before its timer, the order answering a round takes too.

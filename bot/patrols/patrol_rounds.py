@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.access import audit, chats, contacts
 from bot.access.permissions import has_any_role, is_active
 from bot.patrols import duty, roster
+from bot.patrols.buttons import PatrolPress
 from bot.patrols.patrol_times import due_times
 from bot.platform import outbox, scheduler, spreadsheet
 from bot.platform.context import AppContext
@@ -154,8 +155,8 @@ def reminder_keyboard(ctx: AppContext, language: str, row: PatrolRound) -> Keybo
     """The two answers of a round waiting for one."""
     label = ctx.renderer.label
     return [
-        [Button(label(language, texts.ALL_NORMAL), data=f"pat:ok:{row.id}")],
-        [Button(label(language, texts.FOUND_PROBLEM), data=f"pat:bad:{row.id}")],
+        [Button(label(language, texts.ALL_NORMAL), data=PatrolPress("normal", row.id).pack())],
+        [Button(label(language, texts.FOUND_PROBLEM), data=PatrolPress("problem", row.id).pack())],
     ]
 
 
@@ -163,7 +164,8 @@ def _copy_keyboard(ctx: AppContext, language: str, row: PatrolRound, chat_id: in
     if row.answer is None:
         return reminder_keyboard(ctx, language, row)
     if row.answer == NORMAL and row.answered_by == chat_id and not row.note:
-        return [[Button(ctx.renderer.label(language, texts.ADD_NOTE), data=f"pat:note:{row.id}")]]
+        note = PatrolPress("note", row.id).pack()
+        return [[Button(ctx.renderer.label(language, texts.ADD_NOTE), data=note)]]
     return []
 
 
@@ -345,15 +347,20 @@ async def noted_round(*, session: AsyncSession, round_id: int, user_id: int) -> 
     return row
 
 
+def check_note(text: str) -> str:
+    """A note of 1 to NOTE_LIMIT characters, trimmed."""
+    note = text.strip()
+    if not 1 <= len(note) <= NOTE_LIMIT:
+        raise Invalid("patrols.bad_note", length=len(note), limit=NOTE_LIMIT)
+    return note
+
+
 async def add_note(
     *, session: AsyncSession, ctx: AppContext, round_id: int, user_id: int, note: str
 ) -> PatrolRound:
     """Keep the officer's note with an "all normal" answer."""
     row = await noted_round(session=session, round_id=round_id, user_id=user_id)
-    note = note.strip()
-    if not 1 <= len(note) <= NOTE_LIMIT:
-        raise Invalid("patrols.bad_note", length=len(note), limit=NOTE_LIMIT)
-    row.note = note
+    row.note = check_note(note)
     await _refresh(session, ctx, row)
     return row
 

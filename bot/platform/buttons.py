@@ -16,8 +16,10 @@ kind can pack is known from its declaration; a test holds every kind to Telegram
 
 Field types: ``int`` (ASCII digits, at most `MAX_INT_DIGITS` unless annotated with
 `Digits(n)`), a ``StrEnum``, a ``Literal`` of strings, ``bool``, ``str`` annotated with
-`Text(max_length)` (letters, digits, ``_``, ``-`` and ``.`` only), and ``None`` unions of
-those (packed as an empty field).
+`Text(max_length)` (letters, digits, ``_``, ``-`` and ``.`` only), ``str`` annotated with
+`Rest(max_bytes)` (any text, the separator too, as a kind's last field: a search phrase a
+button carries), and ``None`` unions of those (packed as an empty field). A kind may refuse a
+combination of values in ``__post_init__`` (raise ValueError): parsing gives None for it too.
 """
 
 from __future__ import annotations
@@ -54,11 +56,19 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Rest:
+    """`Annotated[str, Rest(n)]`: the last field, any text of at most n UTF-8 bytes."""
+
+    length: int
+
+
+@dataclass(frozen=True)
 class _Field:
     name: str
     parse: Callable[[str], Any]
     pack: Callable[[Any], str]
     longest: int
+    rest: bool = False
 
 
 class _Refused(ValueError):
@@ -118,6 +128,20 @@ def _text_field(name: str, length: int) -> _Field:
     return _Field(name, parse, pack, length)
 
 
+def _rest_field(name: str, length: int) -> _Field:
+    def parse(raw: str) -> str:
+        if not raw or len(raw.encode()) > length:
+            raise _Refused(name)
+        return raw
+
+    def pack(value: str) -> str:
+        if not value or len(value.encode()) > length:
+            raise ValueError(f"{name}={value!r} is empty or over {length} bytes")
+        return value
+
+    return _Field(name, parse, pack, length, rest=True)
+
+
 def _optional(field: _Field) -> _Field:
     def parse(raw: str) -> Any:
         return None if raw == "" else field.parse(raw)
@@ -125,7 +149,7 @@ def _optional(field: _Field) -> _Field:
     def pack(value: Any) -> str:
         return "" if value is None else field.pack(value)
 
-    return _Field(field.name, parse, pack, field.longest)
+    return _Field(field.name, parse, pack, field.longest, field.rest)
 
 
 def _field_for(name: str, hint: Any) -> _Field:
@@ -152,6 +176,9 @@ def _field_for(name: str, hint: Any) -> _Field:
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return _choice_field(name, {str(m.value): m for m in hint})
     if hint is str:
+        rest = next((m for m in metadata if isinstance(m, Rest)), None)
+        if rest is not None:
+            return _rest_field(name, rest.length)
         text = next((m for m in metadata if isinstance(m, Text)), None)
         if text is None:
             raise TypeError(f"{name}: a str field needs Annotated[str, Text(max_length)]")
@@ -184,7 +211,10 @@ class ButtonData:
             if not dataclasses.is_dataclass(cls):
                 raise TypeError(f"{cls.__name__} must be a frozen dataclass")
             hints = typing.get_type_hints(cls, include_extras=True)
-            cls._layout = tuple(_field_for(f.name, hints[f.name]) for f in dataclasses.fields(cls))
+            layout = tuple(_field_for(f.name, hints[f.name]) for f in dataclasses.fields(cls))
+            if any(f.rest for f in layout[:-1]):
+                raise TypeError(f"{cls.__name__}: only the last field may be Rest(...)")
+            cls._layout = layout
         return cls._layout
 
     def pack(self) -> str:
@@ -201,14 +231,16 @@ class ButtonData:
         if not isinstance(data, str) or not data or len(data.encode()) > CALLBACK_DATA_LIMIT:
             return None
         fields = cls._fields()
-        parts = data.split(SEPARATOR)
+        # A Rest field takes everything after the fields before it, separators included.
+        parts = data.split(SEPARATOR, len(fields) if fields and fields[-1].rest else -1)
         if parts[0] != cls.prefix or len(parts) != len(fields) + 1:
             return None
         try:
             values = {f.name: f.parse(raw) for f, raw in zip(fields, parts[1:], strict=True)}
-        except _Refused:
+            return cls(**values)
+        except ValueError:
+            # A field the codec refused, or a combination the kind's __post_init__ refused.
             return None
-        return cls(**values)
 
     @classmethod
     def matches(cls, data: object) -> bool:

@@ -162,6 +162,8 @@ class Flow(Generic[S]):
     # A mark that depends on the answers (a flow about a drill's incident); `mark` comes first.
     marked: Callable[[S], Label | None] | None = None
     on_expire: Callable[[AsyncSession, Any, Conversation], Awaitable[None]] | None = None
+    # The step to start at, from the starting state (a menu chose it); default: the first.
+    first: Callable[[S], str] | None = None
 
     def step(self, name: str) -> Step[S]:
         """A step by name."""
@@ -414,12 +416,13 @@ class Engine:
             if other is not None and other.resumable:
                 return Outcome(kind="busy", flow=other, state=existing)
         meta = {"run": secrets.token_hex(3), "path": []}
+        first = flow.first(state) if flow.first is not None else flow.steps[0].name
         return await self._ask(
             session,
             env,
             user_id=user_id,
             flow=flow,
-            step_name=flow.steps[0].name,
+            step_name=flow.step(first).name,
             state=state,
             meta=meta,
             update_id=update_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,8 @@ from bot.platform import spreadsheet
 from bot.platform.context import AppContext
 from bot.platform.errors import Invalid, NotAllowed
 from bot.platform.roles import Level, Role
+from bot.records import buttons
+from bot.records.buttons import CategoryCode, LevelCode, RecordsPage, StatusCode
 from messages import records as texts
 from messages.common import NO, YES, level_label, role_label
 from messages.incidents import category_label, incident_status_label
@@ -27,8 +30,7 @@ from storage.models import Incident, User
 
 PAGE_SIZE = 10
 # Search text is carried in the page buttons' callback data (64 bytes with the rest).
-TEXT_MAX_BYTES = 40
-CALLBACK_PREFIX = "rl"
+TEXT_MAX_BYTES = buttons.TEXT_MAX_BYTES
 EXPORT_ROLES = (Role.TECH_CENTER, Role.LEADER)
 EXPORT_KINDS = ("incidents", "patrols", "warnings")
 # Three years: the plan budgets from the past three years' figures (§四(三)).
@@ -44,7 +46,9 @@ class Period:
     month: int | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.year <= 9998 or (self.month is not None and not 1 <= self.month <= 12):
+        if not 1 <= self.year <= buttons.MAX_YEAR or (
+            self.month is not None and not 1 <= self.month <= 12
+        ):
             raise ValueError(f"no such period: {self.year}-{self.month}")
 
     @property
@@ -74,19 +78,8 @@ class Period:
             return [self]
         return [Period(self.year, month) for month in range(1, 13)]
 
-    def code(self) -> str:
-        """'2026' or '202611', as buttons carry it."""
-        return f"{self.year}" if self.month is None else f"{self.year}{self.month:02d}"
-
     def __str__(self) -> str:
         return f"{self.year}" if self.month is None else f"{self.year}-{self.month:02d}"
-
-    @classmethod
-    def from_code(cls, code: str) -> Period:
-        """The period a button carries ('2026' or '202611')."""
-        if not re.fullmatch(r"\d{4}(\d{2})?", code):
-            raise ValueError(code)
-        return cls(int(code[:4]), int(code[4:]) if len(code) == 6 else None)
 
     def previous_month(self) -> Period:
         """The month before a month."""
@@ -258,9 +251,10 @@ def parse_filter(text: str, *, today: date) -> IncidentFilter:
     return parse_words(text, today=today, allowed=FILTER_FIELDS)
 
 
-_STATUS_CODES = {STATUS_OPEN: "o", STATUS_CLOSED: "c", STATUS_ALL: "a"}
-_LEVEL_CODES: dict[str, str] = {Level.LARGE: "l", Level.MEDIUM: "m", Level.SMALL: "s"}
-_CATEGORY_CODES: dict[str, str] = {
+# The letters a page button carries for the filter's words (see `RecordsPage`).
+_STATUS_CODES: dict[str, StatusCode] = {STATUS_OPEN: "o", STATUS_CLOSED: "c", STATUS_ALL: "a"}
+_LEVEL_CODES: dict[str, LevelCode] = {Level.LARGE: "l", Level.MEDIUM: "m", Level.SMALL: "s"}
+_CATEGORY_CODES: dict[str, CategoryCode] = {
     Category.NATURAL_DISASTER: "n",
     Category.VIRUS: "v",
     Category.INTRUSION: "i",
@@ -268,49 +262,41 @@ _CATEGORY_CODES: dict[str, str] = {
     Category.NETWORK_FAILURE: "f",
     Category.OTHER: "o",
 }
-ANY = "x"
+C = TypeVar("C", bound=str)
 
 
-def _decode(table: dict[str, str], code: str) -> str | None:
-    if code == ANY:
+def _decode(table: dict[str, C], code: C | None) -> str | None:
+    if code is None:
         return None
-    for value, known in table.items():
-        if known == code:
-            return str(value)
-    raise ValueError(code)
+    return next(str(value) for value, known in table.items() if known == code)
 
 
-def page_data(search: IncidentFilter, page: int) -> str:
-    """The callback data of a page button: `rl:<page>:<flags>:<period>:<text>`, ≤ 64 bytes."""
-    flags = (
-        _STATUS_CODES[search.effective_status]
-        + (_LEVEL_CODES[search.level] if search.level else ANY)
-        + (_CATEGORY_CODES[search.category] if search.category else ANY)
-        + ("1" if search.drills else "0")
+def page_button(search: IncidentFilter, page: int) -> RecordsPage:
+    """The page button for a filter's page (it fits Telegram's 64 bytes for any filter)."""
+    period = search.period
+    return RecordsPage(
+        page=page,
+        status=_STATUS_CODES[search.effective_status],
+        level=_LEVEL_CODES[search.level] if search.level else None,
+        category=_CATEGORY_CODES[search.category] if search.category else None,
+        year=period.year if period is not None else None,
+        month=period.month if period is not None else None,
+        drills=search.drills,
+        text=search.text,
     )
-    period = search.period.code() if search.period else ""
-    data = f"{CALLBACK_PREFIX}:{page}:{flags}:{period}:{search.text or ''}"
-    assert len(data.encode()) <= 64, data
-    return data
 
 
-def from_page_data(data: str) -> tuple[IncidentFilter, int]:
-    """The filter and page a page button carries; ValueError when it is not one of ours."""
-    prefix, raw_page, flags, period, text = data.split(":", 4)
-    if prefix != CALLBACK_PREFIX or len(flags) != 4 or flags[3] not in "01":
-        raise ValueError(data)
-    page = int(raw_page)
-    if page < 0 or len(text.encode()) > TEXT_MAX_BYTES:
-        raise ValueError(data)
+def filter_of(button: RecordsPage) -> tuple[IncidentFilter, int]:
+    """The filter and page a page button carries."""
     search = IncidentFilter(
-        status=_decode(_STATUS_CODES, flags[0]) or STATUS_OPEN,
-        level=_decode(_LEVEL_CODES, flags[1]),
-        category=_decode(_CATEGORY_CODES, flags[2]),
-        period=Period.from_code(period) if period else None,
-        drills=flags[3] == "1",
-        text=text or None,
+        status=_decode(_STATUS_CODES, button.status),
+        level=_decode(_LEVEL_CODES, button.level),
+        category=_decode(_CATEGORY_CODES, button.category),
+        period=Period(button.year, button.month) if button.year is not None else None,
+        drills=button.drills,
+        text=button.text,
     )
-    return search, page
+    return search, button.page
 
 
 # ---------------------------------------------------------------------------- the search
@@ -327,14 +313,17 @@ class Page:
     incidents: list[Incident]
 
     @property
-    def previous(self) -> str | None:
-        """The callback data of the page before, if any."""
-        return page_data(self.search, self.number - 1) if self.number > 0 else None
+    def previous(self) -> RecordsPage | None:
+        """The button of the page before, if any."""
+        return page_button(self.search, self.number - 1) if self.number > 0 else None
 
     @property
-    def next(self) -> str | None:
-        """The callback data of the page after, if any."""
-        return page_data(self.search, self.number + 1) if self.number + 1 < self.pages else None
+    def next(self) -> RecordsPage | None:
+        """The button of the page after, if any."""
+        following = self.number + 1
+        if following >= self.pages or following > buttons.MAX_PAGE:
+            return None
+        return page_button(self.search, following)
 
 
 def may_read_records(user: User | None) -> None:

@@ -10,7 +10,6 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     MessageHandler,
@@ -19,7 +18,7 @@ from telegram.ext import (
 )
 
 from bot.access import chats, users
-from bot.access.buttons import MenuPress
+from bot.access.buttons import AccessDecision, LanguageChoice, MenuPress
 from bot.access.permissions import is_admin
 from bot.platform import conversations, flows
 from bot.platform.commands import CommandRegistry, CommandSpec, roles
@@ -257,20 +256,12 @@ async def _redeem(update: Update, context: BotContext, token: str) -> None:
     await publish_user_commands(context, update.effective_user.id if update.effective_user else 0)
 
 
-async def decide(update: Update, context: BotContext) -> None:
+async def decide(update: Update, context: BotContext, decision: AccessDecision) -> None:
     """An admin pressed Approve-as-role or Reject on a request card."""
     query = update.callback_query
-    assert query is not None and query.data is not None and update.effective_user is not None
+    assert query is not None and update.effective_user is not None
     ctx = context.app_ctx
-    parts = query.data.split(":")
-    try:
-        user_id = int(parts[2])
-        role = Role(parts[3]) if parts[1] == "ok" and len(parts) > 3 else None
-        if parts[1] not in ("ok", "no"):
-            raise ValueError(parts[1])
-    except (IndexError, ValueError):
-        await answer(query, ctx.renderer.label(context.language, common.STALE_BUTTON), True)
-        return
+    user_id, role = decision.user_id, decision.role
     try:
         async with ctx.db.transaction() as session:
             await users.decide(
@@ -356,16 +347,19 @@ async def language_command(update: Update, context: BotContext) -> None:
     if args and args[0].lower()[:2] in ("zh", "en", "cn"):
         await _set_language(update, context, "en" if args[0].lower().startswith("en") else "zh_CN")
         return
-    keyboard = [[Button(texts.LANG_ZH, data="lang:zh_CN"), Button(texts.LANG_EN, data="lang:en")]]
+    keyboard = [
+        [
+            Button(texts.LANG_ZH, data=LanguageChoice("zh_CN").pack()),
+            Button(texts.LANG_EN, data=LanguageChoice("en").pack()),
+        ]
+    ]
     await reply(update, ctx.renderer.render(context.language, "access/choose_language"), keyboard)
 
 
-async def language_button(update: Update, context: BotContext) -> None:
+async def language_button(update: Update, context: BotContext, choice: LanguageChoice) -> None:
     """A language button was pressed."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    await answer(query)
-    await _set_language(update, context, query.data.split(":", 1)[1])
+    await answer(update.callback_query)
+    await _set_language(update, context, choice.language)
 
 
 async def _set_language(update: Update, context: BotContext, language: str) -> None:
@@ -508,8 +502,8 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("help", help_command))
     app.add_handler(on_button(MenuPress, menu_button))
     app.add_handler(CommandHandler(["lang", "language"], language_command, filters=private))
-    app.add_handler(CallbackQueryHandler(language_button, pattern=r"^lang:(zh_CN|en)$"))
-    app.add_handler(CallbackQueryHandler(decide, pattern=r"^acc:"))
+    app.add_handler(on_button(LanguageChoice, language_button))
+    app.add_handler(on_button(AccessDecision, decide))
     app.add_handler(CommandHandler("invite", invite, filters=private))
     app.add_handler(CommandHandler("users", users_command, filters=private))
     app.add_handler(CommandHandler("role", role_command, filters=private))

@@ -443,12 +443,15 @@ async def on_message(update: Update, context: BotContext) -> bool:
                 update_id=update.update_id,
             )
     except ServiceError as exc:
-        # The answer completed the flow but finishing was refused (the incident moved on, a
-        # role was taken away meanwhile): nothing changed; say why, with the step again.
+        # Finishing was refused (a role taken away, the record gone meanwhile): nothing
+        # changed, so say why and ask the step again with its buttons.
         async with ctx.db.transaction() as session:
             outcome = await ctx.engine.again(session=session, env=ctx.env(), user_id=user.id)
-        if outcome.step is not None:
-            outcome = dataclasses.replace(outcome, kind="rejected", error=exc)
+            await mark_handled(session=session, user_id=user.id, update_id=update.update_id)
+        if outcome.kind == "none":
+            await reply(update, error_text(context.language, exc.key, **exc.params))
+            return True
+        outcome = dataclasses.replace(outcome, kind="rejected", error=exc)
     if outcome.kind == "none":
         return False
     album = update.effective_message.media_group_id if update.effective_message else None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.harness import Stage
+from bot.access import contacts
+from bot.access.buttons import AccessDecision
+from bot.platform.roles import Role
+from storage import access as access_q
+from tests.harness import Stage, fast_policy
 
 
 async def test_unknown_user_is_approved_as_leader_and_sees_leader_commands(stage: Stage) -> None:
@@ -63,7 +67,8 @@ async def test_rejected_request_is_told_and_card_closed(stage: Stage) -> None:
     await card_one.press("Reject")
     await newcomer.wait_for("declined")
     await card_two.wait_until("rejected")
-    late = await stage.tg.forge_press(second, card_two, f"acc:ok:{newcomer.id}:admin")
+    approve = AccessDecision(user_id=newcomer.id, role=Role.ADMIN).pack()
+    late = await stage.tg.forge_press(second, card_two, approve)
     assert late.show_alert and "already decided" in (late.text or "")
 
 
@@ -187,22 +192,82 @@ async def test_contacts_show_configured_numbers_in_international_form(stage: Sta
 
 
 async def test_admin_adds_a_contact_through_the_buttons(stage: Stage) -> None:
-    """R2: admins edit the card in chat; a bad number is refused and asked again."""
+    """R2: admins add to the card in chat; a bad number is refused with the step's buttons."""
     admin = stage.tg.user("Admin", lang="en")
     await stage.start_bot(admins=[admin])
     await admin.send("/contacts")
     card = await admin.wait_for("Emergency contacts")
     await card.press("➕ Add")
-    await card.wait_until("Which position")
-    await card.press("deputy group leader")
-    await card.wait_until("Send the contact's name")
+    position = await admin.wait_for("Which position")
+    await position.press("deputy group leader")
+    await admin.wait_for("Send the contact's name")
     await admin.send("Sun <b>Deputy</b>")
+    await (await admin.wait_for("Send the title")).press("Skip")
+    await admin.wait_for("area of responsibility")
+    await admin.send("Network security")
     await admin.wait_for("office phone")
     await admin.send("12345")
-    await admin.wait_for("not a phone number")
+    refusal = await admin.wait_for("not a phone number")
+    # The reason comes with the step's question and buttons, and those buttons work.
+    assert "office phone" in refusal.text
+    labels = [b.text for row in refusal.buttons for b in row]
+    assert {"Skip", "⬅️ Back", "✖️ Cancel"} <= set(labels), labels
+    await refusal.press("⬅️ Back")
+    await admin.wait_for("area of responsibility")
+    await admin.send("Network security")
+    await admin.wait_for("office phone")
     await admin.send("028-87651111")
     mobile = await admin.wait_for("mobile number")
     await mobile.press("Skip")
     shown = await admin.wait_for("Emergency contacts")
     assert "Sun <b>Deputy</b>" in shown.text
     assert "+86 28 8765 1111" in shown.text
+    assert "Network security" in shown.text
+
+
+async def test_admin_changes_a_contacts_number_through_the_buttons(stage: Stage) -> None:
+    """R2: Edit → person → field → the new value; a bad number is refused with the buttons."""
+    admin = stage.tg.user("Admin", lang="en")
+    policy = fast_policy(
+        contacts=[{"position": "liaison", "name": "Zhao Liaison", "office_phone": "028-87650000"}]
+    )
+    bot = await stage.start_bot(admins=[admin], policy=policy)
+    await admin.send("/contacts")
+    card = await admin.wait_for("Emergency contacts")
+    assert "+86 28 8765 0000" in card.text
+    await card.press("✏️ Edit")
+    await card.wait_until("Whom do you want to edit")
+    await card.press("liaison: Zhao Liaison")
+    await card.wait_until("Which field")
+    await card.press("Office phone")
+    prompt = await admin.wait_for("Send the new number")
+    assert "Zhao Liaison" in prompt.text and "+86 28 8765 0000" in prompt.text
+    await admin.send("12345")
+    refusal = await admin.wait_for("not a phone number")
+    assert "Send the new number" in refusal.text
+    labels = [b.text for row in refusal.buttons for b in row]
+    assert {"🗑 Leave it empty", "✖️ Cancel"} <= set(labels), labels
+    await refusal.press("🗑 Leave it empty")
+    shown = await admin.wait_for("entry was changed")
+    assert "Emergency contacts" in shown.text and "Zhao Liaison" in shown.text
+    assert "8765 0000" not in shown.text
+
+    # Taken off the card by someone else meanwhile: saving is refused with the step's buttons.
+    await admin.send("/contacts")
+    card = await admin.wait_for("Emergency contacts")
+    await card.press("✏️ Edit")
+    await card.wait_until("Whom do you want to edit")
+    await card.press("liaison: Zhao Liaison")
+    await card.wait_until("Which field")
+    await card.press("Mobile")
+    await admin.wait_for("Send the new number")
+    async with bot.ctx.db.transaction() as session:
+        (contact,) = await access_q.list_contacts(session=session)
+        await contacts.remove(
+            session=session, ctx=bot.ctx, admin_id=admin.id, contact_id=contact.id
+        )
+    await admin.send("13800138000")
+    refusal = await admin.wait_for("no longer exists")
+    assert "Send the new number" in refusal.text
+    await refusal.press("✖️ Cancel")
+    await refusal.wait_until("was cancelled")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.patrols.buttons import PatrolPress
 from bot.platform.clock import ShiftedClock
 from emulator.testing import UserHandle
 from storage import access as access_q
@@ -225,7 +226,8 @@ async def test_regular_round_reminds_the_officer_and_all_normal_is_logged(stage:
     round_id = (await rounds(bot))[0].id
     stranger = office.tech.last()
     assert stranger is not None
-    refused = await stage.tg.forge_press(office.tech, stranger, f"pat:ok:{round_id}")
+    normal = PatrolPress("normal", round_id).pack()
+    refused = await stage.tg.forge_press(office.tech, stranger, normal)
     assert refused.show_alert and "not sent to you" in (refused.text or "")
 
     await advance_to(bot, local(monday, 9, 7))
@@ -237,13 +239,19 @@ async def test_regular_round_reminds_the_officer_and_all_normal_is_logged(stage:
     assert logged.answered_at is not None
     assert abs(logged.answered_at - local(monday, 9, 7).astimezone(UTC)) < timedelta(seconds=30)
 
-    again = await stage.tg.forge_press(office.duty, reminder, f"pat:ok:{round_id}")
+    again = await stage.tg.forge_press(office.duty, reminder, normal)
     assert again.show_alert and "already been answered" in (again.text or "")
 
     await reminder.press("📝 Add a note")
     await office.duty.wait_for("Send the note")
     await office.duty.send("x" * 501)
-    await office.duty.wait_for("1 to 500 characters. Yours has 501")
+    refusal = await office.duty.wait_for("1 to 500 characters. Yours has 501")
+    # The reason comes with the question and its buttons; Cancel on it ends the note.
+    assert "Send the note" in refusal.text
+    await refusal.press("✖️ Cancel")
+    await refusal.wait_until("was cancelled")
+    await reminder.press("📝 Add a note")
+    await office.duty.wait_for("Send the note")
     await office.duty.send("UPS <battery> at 80%")
     await office.duty.wait_for("Note saved")
     await reminder.wait_until("📝 UPS <battery> at 80%")

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from bot.records import charts, stats
 from bot.records.browse import Period
+from bot.records.buttons import RecordsPage
 from emulator.testing import BotMessage, UserHandle
 from messages.records import period_label
 from storage import access as access_q
@@ -145,10 +146,11 @@ async def test_page_buttons_recheck_the_role_and_refuse_forged_data(stage: Stage
     assert has_next(listing) and "Page 1 of" in listing.text
     before = listing.edit_count
 
-    answer = await stage.tg.forge_press(office.duty, listing, "rl:0:zz00::")
+    answer = await stage.tg.forge_press(office.duty, listing, "r:0:z::::0:")
     assert answer.text == "This button is no longer active." and answer.show_alert
     # Past the end: the last page, not an error.
-    await stage.tg.forge_press(office.duty, listing, f"rl:9999:axx0:{YEAR}:")
+    past_the_end = RecordsPage(9999, "a", None, None, YEAR, None, False).pack()
+    await stage.tg.forge_press(office.duty, listing, past_the_end)
     pages = -(-len([i for i in seeded if not i.is_drill]) // 10)
     await listing.wait_until(f"Page {pages} of {pages}")
 

@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.access.buttons import AccessDecision, ContactFieldPick, ContactPick, ContactsMenu
 from bot.handling import playbooks
 from bot.handling.buttons import HandlingPress, StepTick
 from bot.incidents import reports
 from bot.incidents.buttons import IncidentPress
 from bot.incidents.model import Draft
+from bot.platform.roles import Role
+from bot.records.buttons import RecordsPage
 from emulator.testing import BotMessage, GroupHandle, UserHandle
 from storage import access as access_q
 from storage import incidents as incident_q
@@ -249,14 +252,28 @@ ACTIONS = [
     ),
     Action("/bind", {"admin"}, _cmd("/bind duty", group="spare"), _bound),
     Action("/unbind", {"admin"}, _cmd("/unbind", group="spare"), _unbound),
-    Action("contacts: add", {"admin"}, _btn(lambda w, i: "ct:add"), _shows("position")),
     Action(
-        "contacts: remove", {"admin"}, _btn(lambda w, i: f"ct:dd:{w.contact_id}"), _contact_removed
+        "contacts: add",
+        {"admin"},
+        _btn(lambda w, i: ContactsMenu("add").pack()),
+        _cancel_after(_shows("position")),
+    ),
+    Action(
+        "contacts: change a field",
+        {"admin"},
+        _btn(lambda w, i: ContactFieldPick(w.contact_id, "mobile").pack()),
+        _cancel_after(_shows("Send the new number")),
+    ),
+    Action(
+        "contacts: remove",
+        {"admin"},
+        _btn(lambda w, i: ContactPick("confirm", w.contact_id).pack()),
+        _contact_removed,
     ),
     Action(
         "approve a request",
         {"admin"},
-        _btn(lambda w, i: f"acc:ok:{w.waiting.id}:staff"),
+        _btn(lambda w, i: AccessDecision(w.waiting.id, Role.STAFF).pack()),
         _approved,
     ),
     Action("/special_period", {"leader"}, _cmd("/special_period on"), _special_on),
@@ -478,7 +495,7 @@ async def _world(stage: Stage) -> World:
         b.callback_data
         for row in listing.buttons
         for b in row
-        if b.callback_data and b.callback_data.startswith("rl:")
+        if b.callback_data and RecordsPage.matches(b.callback_data)
     )
     preview = await compose(office.tech, level="Red", title="Permissions: red warning")
     await preview.press("📢 Send")
