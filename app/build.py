@@ -18,6 +18,7 @@ from bot.incidents import feature as incidents
 from bot.patrols import feature as patrols
 from bot.platform import conversations
 from bot.platform.clock import Clock, OffsetFileClock, SystemClock
+from bot.platform.commands import CommandRegistry
 from bot.platform.config import Policy, Settings
 from bot.platform.context import AppContext
 from bot.platform.features import Features
@@ -28,7 +29,16 @@ from bot.platform.scheduler import Scheduler
 from bot.platform.transport import AiohttpRequest, PacedRequest
 from bot.records import feature as records
 from bot.warnings import feature as warnings
-from handlers import add_handlers
+from handlers import handling as handling_handlers
+from handlers import patrols as patrol_handlers
+from handlers import records as records_handlers
+from handlers import warnings as warning_handlers
+from handlers.access import chats as chat_handlers
+from handlers.access import contacts as contact_handlers
+from handlers.access import users as access_handlers
+from handlers.incidents import card as card_handlers
+from handlers.incidents import report as report_handlers
+from handlers.platform import errors, fallback, flows
 from handlers.platform.common import BotContext
 from handlers.platform.menus import set_default_commands
 from messages.render import Renderer
@@ -152,6 +162,31 @@ def build_application(ctx: AppContext) -> AnyApplication:
     app.bot_data["ctx"] = ctx
     add_handlers(app)
     return app
+
+
+# Every concept's handlers, in the order they are tried; the flows' typed answers and the
+# catch-alls come after all of them.
+HANDLERS = (
+    access_handlers,
+    chat_handlers,
+    contact_handlers,
+    report_handlers,
+    card_handlers,
+    handling_handlers,
+    patrol_handlers,
+    warning_handlers,
+    records_handlers,
+)
+
+
+def add_handlers(app: AnyApplication) -> None:
+    """Register every handler: the access gate first, the catch-alls last."""
+    app.bot_data.setdefault("commands", CommandRegistry())
+    for concept in HANDLERS:
+        concept.add_handlers(app)
+    flows.add_handlers(app)
+    fallback.add_handlers(app)
+    app.add_error_handler(errors.on_error)
 
 
 def _client(ctx: AppContext) -> AiohttpRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,3 +184,36 @@ def test_the_storage_import_finder_tells_types_from_calls() -> None:
     running, typing_only = storage_imports(source)
     assert running == {"storage.access", "storage.incidents", "storage.patrols"}
     assert typing_only == {"storage.models"}
+
+
+def _sources(*packages: str) -> dict[str, str]:
+    return {
+        name: path.read_text(encoding="utf-8")
+        for name, path in MODULES.items()
+        if name.split(".")[0] in packages
+    }
+
+
+def test_callback_data_is_split_only_by_the_codec() -> None:
+    """No handler or service takes button data apart by hand: typed buttons do it in one place."""
+    offenders = [
+        name
+        for name, text in _sources("bot", "handlers", "app").items()
+        if name != "bot.platform.buttons"
+        and re.search(r"(\.data|callback_data)\S*\.split\(|\.split\(\":\"\)", text)
+        and name != "bot.platform.config"  # "09:30" is a time, not button data
+    ]
+    assert offenders == []
+
+
+def test_step_machine_helpers_live_in_one_place() -> None:
+    """One flow engine: no second copy of the step-machine helpers anywhere."""
+    helpers = ("_save", "_current", "_nav", "_StaleButton", "_go", "_recap")
+    found: dict[str, list[str]] = {}
+    for name, text in _sources("bot", "handlers", "app").items():
+        for node in ast.walk(ast.parse(text)):
+            kinds = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+            if isinstance(node, kinds) and node.name in helpers:
+                found.setdefault(node.name, []).append(name)
+    assert {helper: where for helper, where in found.items() if len(where) > 1} == {}
+    assert set(found.get("_save", [])) <= {"bot.platform.flows"}

@@ -7,7 +7,7 @@ which step follows (which may depend on the answers so far), and whether Back, S
 Cancel apply. The engine keeps the person's state in their `conversations` row (saved before
 anyone is answered, so a restart resumes at the step), recognises a repeated update, refuses
 buttons from an earlier prompt or an earlier flow, and says what to ask next. It knows nothing
-of Telegram: `handlers/platform/flow.py` renders its `Outcome`s and sends them.
+of Telegram: `handlers/platform/flows.py` renders its `Outcome`s and sends them.
 
 The state of a flow is a dataclass with `to_data()` / `from_data()`; the engine's own
 bookkeeping (this run's id, the steps taken, whether the person is editing from the review,

@@ -20,7 +20,7 @@ from telegram.ext import (
 from bot.access import chats, users
 from bot.access.buttons import AccessDecision, LanguageChoice, MenuPress
 from bot.access.permissions import is_admin
-from bot.platform import conversations, flows
+from bot.platform import flows
 from bot.platform.commands import CommandRegistry, CommandSpec, roles
 from bot.platform.errors import ServiceError
 from bot.platform.keyboards import Button, Keyboard
@@ -28,6 +28,7 @@ from bot.platform.roles import ROLE_ORDER, Role, UserStatus
 from handlers.access import contacts
 from handlers.incidents import report
 from handlers.platform import edits
+from handlers.platform import flows as flow_handlers
 from handlers.platform.common import (
     BotContext,
     answer,
@@ -37,7 +38,6 @@ from handlers.platform.common import (
     person,
     reply,
 )
-from handlers.platform.flow import ask_again
 from messages import access as texts
 from messages import common
 from messages.common import error_text
@@ -84,11 +84,6 @@ def main_menu(language: str, renderer: Renderer) -> Keyboard:
     ]
 
 
-async def mark_handling(update: Update, context: BotContext) -> None:
-    """Note which update is being handled, for the conversations it moves on."""
-    conversations.HANDLING.set(update.update_id)
-
-
 async def gate(update: Update, context: BotContext) -> None:
     """Load the sender; stop anything from unknown users or in unbound groups."""
     if update.my_chat_member is not None or update.chat_member is not None:
@@ -106,16 +101,13 @@ async def gate(update: Update, context: BotContext) -> None:
         group_row = None
         if chat.type != ChatType.PRIVATE:
             group_row = await chats.get_chat(session=session, chat_id=chat.id)
-        convo = await conversations.current(session=session, user_id=user.id) if viewer else None
+        convo = await flows.current(session=session, user_id=user.id) if viewer else None
     context.viewer = viewer
     context.language = language_of(update, viewer)
     context.gate_conversation = convo
     context.gate_read_conversation = viewer is not None
-    if convo is not None and (
-        conversations.handled_before(convo, update.update_id)
-        or flows.handled_before(convo, update.update_id)
-    ):
-        await ask_again(update, context, convo)
+    if flows.handled_before(convo, update.update_id):
+        await flow_handlers.repeated(update, context)
         raise ApplicationHandlerStop
     acting = update.callback_query is not None or (
         update.effective_message is not None
@@ -494,7 +486,6 @@ def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     registry.add(*COMMANDS)
     app.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER), group=-2)
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration), group=-2)
-    app.add_handler(TypeHandler(Update, mark_handling), group=-3)
     app.add_handler(TypeHandler(Update, gate), group=-2)
     app.add_handler(edits.handler(), group=edits.GROUP)
     private = filters.ChatType.PRIVATE

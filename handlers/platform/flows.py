@@ -19,6 +19,7 @@ from markupsafe import Markup
 from telegram import InputFile, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.platform.errors import ServiceError
 from bot.platform.flows import (
@@ -33,7 +34,8 @@ from bot.platform.flows import (
     remember_prompt,
 )
 from bot.platform.keyboards import Button, Keyboard, chunked
-from handlers.platform.common import BotContext, answer, markup, reply
+from handlers.platform.common import BotContext, answer, markup, on_button, reply
+from handlers.platform.fallback import not_understood
 from messages import common
 from messages import conversations as texts
 from messages.common import error_text
@@ -507,3 +509,40 @@ async def ask_again(update: Update, context: BotContext) -> None:
         outcome = await ctx.engine.again(session=session, env=ctx.env(), user_id=user.id)
         await mark_handled(session=session, user_id=user.id, update_id=update.update_id)
     await show(update, context, outcome)
+
+
+# ---- the handlers ------------------------------------------------------------------------------
+
+
+async def private_message(update: Update, context: BotContext) -> None:
+    """A typed answer, photo or file in a private chat: to the flow waiting for it, if any."""
+    if not await on_message(update, context):
+        await not_understood(update, context)
+
+
+async def cancel_command(update: Update, context: BotContext) -> None:
+    """/cancel: end the flow in progress, or say there is nothing to cancel."""
+    if not await on_cancel(update, context):
+        await reply(
+            update,
+            context.app_ctx.renderer.render(context.language, "conversations/cancelled", what=None),
+        )
+
+
+async def repeated(update: Update, context: BotContext) -> None:
+    """An update handled before a crash came again: ask the current question again."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await ask_again(update, context)
+    else:
+        await answer(update.callback_query)
+
+
+def add_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """/cancel, every flow's buttons, and typed answers (after every command handler)."""
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("cancel", cancel_command, filters=private))
+    app.add_handler(on_button(FlowPress, on_press))
+    app.add_handler(on_button(FlowResume, on_resume))
+    answers = private & (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
+    app.add_handler(MessageHandler(answers, private_message))
