@@ -30,7 +30,8 @@ from emulator.testing import GroupHandle, UserHandle
 from tests.harness import Stage
 from tests.journeys.cast import Office, open_office
 
-pytestmark = pytest.mark.reliability
+# Ten thousand updates: a busy machine needs more than the default two minutes.
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(360)]
 
 BATCHES = int(os.environ.get("INCIDENT_BOT_RANDOM_BATCHES", "100"))
 BATCH = 100
@@ -220,10 +221,15 @@ async def test_r14_random_updates_are_all_answered_and_never_break_the_bot(
             expected[crowd.people[step[1]].id] += 1
         crowd.tally.updates += 1
     await stage.settle()
+    inactive = {crowd.people["unknown"].id, crowd.people["pending"].id}
     for person in people:
         mine, theirs = _counts(person)
         replies = theirs - before[person.id][1]
         assert mine - before[person.id][0] == expected[person.id]
+        if person.id in inactive:
+            # One short note a minute for an account that is not active; a flood gets no more.
+            assert replies <= 2, f"{person.name} (not active) got {replies} replies"
+            continue
         assert replies >= expected[person.id], (
             f"{person.name} sent {expected[person.id]} private messages, got {replies} replies"
         )
